@@ -1,0 +1,45 @@
+# shipsync — see README.md. The two commands a newcomer needs: `make demo` and `make test`.
+GO      ?= go
+MODULE  := $(shell $(GO) list -m)
+TESTFLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: all build test test-unit testenv-up testenv-down demo bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o bin/shipsync ./cmd/shipsync
+
+## test: start MariaDB + Redis (installing them with apt-get when missing and root), run every
+## test, stop what was started.
+test:
+	bash testenv/with.sh $(GO) test $(TESTFLAGS) ./...
+
+## test-unit: tests that need nothing running.
+test-unit:
+	$(GO) test $(TESTFLAGS) -short ./...
+
+testenv-up:
+	bash testenv/up.sh
+
+testenv-down:
+	bash testenv/down.sh
+
+## demo: the main job on local defaults: testenv, demo shop, simulator, daemon, orders paid.
+demo: build testenv-up
+	$(GO) run ./testenv/demo/run
+
+bench:
+	bash testenv/with.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./sources/... ./sinks/... | \
+		awk -v m="$(MODULE)" '{ split($$1, p, "/"); dir = m "/" p[4]; for (i = 2; i <= NF; i++) \
+			if (index($$i, m "/") == 1 && index($$i, dir "/") != 1) print $$1 " imports " $$i }'); \
+		if [ -n "$$bad" ]; then echo "import direction: sources/ and sinks/ import nothing else from the module:"; echo "$$bad"; exit 1; fi
+	@echo lint ok
+
+clean:
+	rm -rf bin

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/config"
+)
+
+// checkCmd is the preflight of DESIGN.md §4: one line per check, exit 1 on any failure.
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	failed := false
+	line := func(ok bool, name, detail string) {
+		mark := "ok  "
+		if !ok {
+			mark, failed = "FAIL", true
+		}
+		if detail != "" {
+			name += ": " + detail
+		}
+		fmt.Fprintf(stdout, "%s %s\n", mark, name)
+	}
+	warn := func(name, detail string) { fmt.Fprintf(stdout, "warn %s: %s\n", name, detail) }
+
+	cfg, err := config.Load(*path)
+	if err != nil {
+		line(false, "config "+*path, "\n"+indent(err.Error()))
+		return exitCode(1)
+	}
+	line(true, "config "+*path, "")
+
+	db := shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, 2)
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		line(false, "shop reachable at "+cfg.Shop.Addr, err.Error())
+	} else {
+		line(true, "shop reachable at "+cfg.Shop.Addr, "")
+		checkVar(ctx, db, line, "log_bin", "ON", "enable the binary log (log_bin) in the server config")
+		checkVar(ctx, db, line, "binlog_format", "ROW", "SET GLOBAL binlog_format = 'ROW' (and in my.cnf)")
+		checkVar(ctx, db, line, "binlog_row_image", "FULL", "SET GLOBAL binlog_row_image = 'FULL' (and in my.cnf)")
+		if v, err := variable(ctx, db, "binlog_row_metadata"); err == nil && !strings.EqualFold(v, "FULL") {
+			warn("binlog_row_metadata is "+v, "FULL is recommended: row events then carry column names, so a resume from before an ALTER TABLE reads every column right")
+		}
+		checkGrants(ctx, db, line)
+		if s, err := shopdb.Open(ctx, db, shopConfig(cfg)); err != nil {
+			line(false, "SQL templates prepare", err.Error())
+		} else {
+			s.Close()
+			line(true, "SQL templates prepare", "")
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.State.Redis.Addr, Password: cfg.State.Redis.Password, DB: cfg.State.Redis.DB})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		line(false, "redis reachable at "+cfg.State.Redis.Addr, err.Error())
+	} else {
+		line(true, "redis reachable at "+cfg.State.Redis.Addr, "")
+	}
+	if failed {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
+	var n, v string
+	err := db.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE ?", name).Scan(&n, &v)
+	return v, err
+}
+
+func checkVar(ctx context.Context, db *sql.DB, line func(bool, string, string), name, want, fix string) {
+	v, err := variable(ctx, db, name)
+	switch {
+	case err != nil:
+		line(false, name+"="+want, err.Error())
+	case !strings.EqualFold(v, want):
+		line(false, name+"="+want, "it is "+v+"; "+fix)
+	default:
+		line(true, name+"="+want, "")
+	}
+}
+
+// checkGrants looks for the privileges shipsync needs in SHOW GRANTS. MariaDB 10.5+ calls
+// REPLICATION CLIENT "BINLOG MONITOR".
+func checkGrants(ctx context.Context, db *sql.DB, line func(bool, string, string)) {
+	rows, err := db.QueryContext(ctx, "SHOW GRANTS")
+	if err != nil {
+		line(false, "grants", err.Error())
+		return
+	}
+	defer rows.Close()
+	var all strings.Builder
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			line(false, "grants", err.Error())
+			return
+		}
+		all.WriteString(strings.ToUpper(g) + "\n")
+	}
+	text := all.String()
+	if strings.Contains(text, "ALL PRIVILEGES ON *.*") {
+		line(true, "grants (ALL PRIVILEGES)", "")
+		return
+	}
+	var missing []string
+	need := [][]string{{"REPLICATION SLAVE", "REPLICATION REPLICA"}, {"REPLICATION CLIENT", "BINLOG MONITOR", "SUPER"},
+		{"SELECT", "ALL PRIVILEGES"}, {"UPDATE", "ALL PRIVILEGES"}}
+	for _, alts := range need {
+		found := false
+		for _, a := range alts {
+			if strings.Contains(text, a) {
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, alts[0])
+		}
+	}
+	if len(missing) > 0 {
+		line(false, "grants", "missing "+strings.Join(missing, ", ")+" (GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* and SELECT, UPDATE, INSERT on the shop schema)")
+		return
+	}
+	line(true, "grants (REPLICATION SLAVE, REPLICATION CLIENT, SELECT, UPDATE)", "")
+}

@@ -1,0 +1,63 @@
+// Command shipsync tails a shop's MySQL/MariaDB binlog, gets a waybill from a carrier for every
+// order that becomes paid and writes it back into the shop's own tables.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: shipsync <command> [flags]
+
+commands:
+  run --config FILE [--recover]   the daemon (JSON logs on stderr)
+  check --config FILE             preflight checks, one line each; exit 1 on any failure
+  status --config FILE            checkpoint, binlog position, orders by state
+  sim-carrier [flags]             a Kdniao-compatible carrier simulator (see --help)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var exit exitCode
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(int(exit))
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "shipsync:", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends the process with a status after the command printed its own report.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitCode(2)
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(ctx, args[1:], stderr)
+	case "check":
+		return checkCmd(ctx, args[1:], stdout, stderr)
+	case "status":
+		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "sim-carrier":
+		return simCarrierCmd(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "shipsync: unknown command %q\n\n%s", args[0], usage)
+	return exitCode(2)
+}

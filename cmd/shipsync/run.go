@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/pipeline"
+	"github.com/shipsync/shipsync/sync/state"
+)
+
+func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "configuration file")
+	recoverFlag := fs.Bool("recover", false, "the checkpoint was purged: restart at the current binlog position and run the backfill query")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	d, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	carriers := map[string]pipeline.Carrier{}
+	for _, c := range cfg.Carriers {
+		cl, err := pipeline.NewCarrier(c)
+		if err != nil {
+			return err
+		}
+		carriers[c.Name] = cl
+	}
+	p, err := pipeline.New(pipeline.Options{Config: cfg, Log: log, Shop: d.shop, Meta: d.db, Store: d.store,
+		Carriers: carriers, Recover: *recoverFlag})
+	if err != nil {
+		return err
+	}
+	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
+		"redis", cfg.State.Redis.Addr)
+	err = p.Run(ctx)
+	log.Info("shipsync stopped", "written", p.Stats().Written.Load(), "dead_lettered", p.Stats().DeadLettered.Load())
+	return err
+}
+
+// deps are the connections every command needs.
+type deps struct {
+	db    *sql.DB
+	rdb   *redis.Client
+	store *state.Store
+	shop  *shopdb.DB
+}
+
+func open(ctx context.Context, cfg *config.Config) (*deps, error) {
+	d := &deps{}
+	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, cfg.Shop.MaxConns)
+	if err := d.db.PingContext(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("shop database %s: %w", cfg.Shop.Addr, err)
+	}
+	d.rdb = redis.NewClient(&redis.Options{Addr: cfg.State.Redis.Addr, Password: cfg.State.Redis.Password, DB: cfg.State.Redis.DB})
+	d.store = state.New(d.rdb, cfg.State.Redis.Prefix)
+	if err := d.store.Ping(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("redis %s: %w", cfg.State.Redis.Addr, err)
+	}
+	shop, err := shopdb.Open(ctx, d.db, shopConfig(cfg))
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	d.shop = shop
+	return d, nil
+}
+
+func shopConfig(cfg *config.Config) shopdb.Config {
+	return shopdb.Config{Query: cfg.Orders.Query, ItemsQuery: cfg.Orders.ItemsQuery, BackfillQuery: cfg.Orders.BackfillQuery,
+		Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status}
+}
+
+func (d *deps) close() {
+	if d.shop != nil {
+		d.shop.Close()
+	}
+	if d.rdb != nil {
+		d.rdb.Close()
+	}
+	if d.db != nil {
+		d.db.Close()
+	}
+}

@@ -1,0 +1,231 @@
+package kdniao
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	requestTypeCreate = "1007"
+	dataTypeJSON      = "2"
+	formContentType   = "application/x-www-form-urlencoded;charset=utf-8"
+	maxResponseBytes  = 1 << 20
+	maxReasonBytes    = 200
+
+	resultCreated = 100
+	resultRepeat  = 106
+)
+
+// Config is one Kdniao account.
+type Config struct {
+	URL         string // e.g. https://api.kdniao.com/api/EOrderService
+	EBusinessID string
+	AppKey      string
+	ShipperCode string
+	PayType     int           // default 1 (sender pays)
+	ExpType     int           // default 1 (standard)
+	Timeout     time.Duration // whole request, default 5s
+}
+
+// Client calls one Kdniao account. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	http *http.Client
+}
+
+// New returns a client for cfg with defaults applied. It does not dial.
+func New(cfg Config) *Client {
+	if cfg.PayType == 0 {
+		cfg.PayType = 1
+	}
+	if cfg.ExpType == 0 {
+		cfg.ExpType = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Hundreds of creates run concurrently against one host; the default of 2 idle
+	// connections per host would make most of them dial (and TLS-handshake) anew.
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 256
+	return &Client{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
+}
+
+// Waybill is a created (or previously created) waybill.
+type Waybill struct {
+	LogisticCode string    // the waybill / tracking number
+	ShipperCode  string    // courier code
+	PickupTime   time.Time // zero when the carrier gave none
+	Repeat       bool      // ResultCode 106: the OrderCode had been created before
+}
+
+// Create asks for a waybill for o (RequestType 1007). It blocks until the carrier answers, the
+// configured timeout passes or ctx is done. Errors are *Error.
+func (c *Client) Create(ctx context.Context, o Order) (Waybill, error) {
+	op := "create waybill " + o.OrderCode
+	data, err := NewCreateRequest(o, c.cfg.ShipperCode, c.cfg.PayType, c.cfg.ExpType).Encode()
+	if err != nil {
+		return Waybill{}, &Error{Op: op, Err: err, permanent: true}
+	}
+	form := url.Values{
+		"RequestData": {data},
+		"EBusinessID": {c.cfg.EBusinessID},
+		"RequestType": {requestTypeCreate},
+		"DataSign":    {Sign(data, c.cfg.AppKey)},
+		"DataType":    {dataTypeJSON},
+	}
+	status, body, err := c.post(ctx, op, form)
+	if err != nil {
+		return Waybill{}, err
+	}
+	return c.parseCreate(op, status, body)
+}
+
+// post sends form and returns the status and body of a 2xx answer; any other outcome is an
+// *Error classified here.
+func (c *Client) post(ctx context.Context, op string, form url.Values) (int, []byte, error) {
+	if c.cfg.URL == "" {
+		return 0, nil, &Error{Op: op, Err: errors.New("no url configured"), permanent: true}
+	}
+	// Whether the request was fully written decides whether a failure is ambiguous: before
+	// that the carrier cannot have acted on it (refused, DNS, dial timeout); after it, it may.
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			sent.Store(true)
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
+		http.MethodPost, c.cfg.URL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, &Error{Op: op, Err: err, permanent: true}
+	}
+	req.Header.Set("Content-Type", formContentType)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, &Error{Op: op, Err: err, maybeCreated: sent.Load()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	status := resp.StatusCode
+	if err != nil {
+		return 0, nil, &Error{Op: op, HTTPStatus: status, Err: fmt.Errorf("read response: %w", err),
+			maybeCreated: true}
+	}
+	switch {
+	case status >= 200 && status <= 299:
+		return status, body, nil
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		// Refused before processing: retry later, nothing was created.
+		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body)}
+	case status >= 400 && status <= 499:
+		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body), permanent: true}
+	default:
+		// 5xx (and anything unexpected): the carrier may have failed after creating.
+		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body), maybeCreated: true}
+	}
+}
+
+// createResponse is Kdniao's answer to 1007. PickupTime is the simulator's extension.
+type createResponse struct {
+	EBusinessID          string     `json:"EBusinessID"`
+	Success              bool       `json:"Success"`
+	ResultCode           resultCode `json:"ResultCode"`
+	Reason               string     `json:"Reason"`
+	UniquerRequestNumber string     `json:"UniquerRequestNumber"`
+	Order                struct {
+		OrderCode    string `json:"OrderCode"`
+		ShipperCode  string `json:"ShipperCode"`
+		LogisticCode string `json:"LogisticCode"`
+	} `json:"Order"`
+	PickupTime string `json:"PickupTime"`
+}
+
+func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error) {
+	var r createResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		// A 200 we cannot read may well carry a created waybill.
+		return Waybill{}, &Error{Op: op, HTTPStatus: status, Err: fmt.Errorf("decode response: %w", err),
+			maybeCreated: true}
+	}
+	code := int(r.ResultCode)
+	fail := &Error{Op: op, HTTPStatus: status, ResultCode: code, Reason: r.Reason}
+	switch {
+	case code == resultRepeat || (code == resultCreated && r.Success):
+		// 106 is taken as success whatever Success says: the waybill exists.
+		if r.Order.LogisticCode == "" {
+			fail.Err = errors.New("success without LogisticCode")
+			fail.maybeCreated = true
+			return Waybill{}, fail
+		}
+		w := Waybill{LogisticCode: r.Order.LogisticCode, ShipperCode: r.Order.ShipperCode, Repeat: code == resultRepeat}
+		if w.ShipperCode == "" {
+			w.ShipperCode = c.cfg.ShipperCode
+		}
+		if r.PickupTime != "" {
+			// Optional and informative only: an unreadable time must not lose a created waybill.
+			if t, err := time.ParseInLocation(TimeLayout, r.PickupTime, Shanghai()); err == nil {
+				w.PickupTime = t
+			}
+		}
+		return w, nil
+	case code >= 101 && code <= 104:
+		fail.permanent = true
+		return Waybill{}, fail
+	case r.Success:
+		// Success with a code we do not know: something may exist; a retry will tell (106).
+		fail.Err = errors.New("unexpected result code with success")
+		fail.maybeCreated = true
+		return Waybill{}, fail
+	default:
+		// 105 and unknown codes: an explicit refusal, worth retrying.
+		return Waybill{}, fail
+	}
+}
+
+// resultCode accepts ResultCode as a JSON string ("100", as Kdniao sends it) or a number.
+type resultCode int
+
+func (rc *resultCode) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		*rc = 0
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			*rc = 0
+			return nil
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("result code %s: %w", b, err)
+	}
+	*rc = resultCode(n)
+	return nil
+}
+
+// snippet returns the start of body as valid UTF-8, for error messages.
+func snippet(body []byte) string {
+	s := strings.TrimSpace(string(body))
+	if len(s) > maxReasonBytes {
+		s = s[:maxReasonBytes] + "…"
+	}
+	return strings.ToValidUTF8(s, "")
+}

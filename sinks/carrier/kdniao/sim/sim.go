@@ -1,0 +1,372 @@
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
+)
+
+const (
+	maxBodyBytes = 1 << 20
+
+	requestTypeCreate = "1007"
+
+	codeCreated     = "100"
+	codeMissing     = "101"
+	codeFormat      = "103"
+	codeAccount     = "104"
+	codeOther       = "105"
+	codeRepeat      = "106"
+	reasonBadSign   = "验证数据签名失败"
+	reasonBadID     = "EBusinessID error"
+	reasonRepeat    = "该订单号已下单成功"
+	defaultHang     = 30 * time.Second
+	defaultPrefix   = "SIM"
+	waybillDigits   = 10
+	contentTypeJSON = "application/json;charset=utf-8"
+)
+
+// Config configures a simulator. Latency, ErrorRate and TimeoutAfterCommitRate are the initial
+// Faults.
+type Config struct {
+	EBusinessID, AppKey string
+	// Latency is added before answering every create.
+	Latency time.Duration
+	// ErrorRate is the fraction of creates answered HTTP 500 without creating anything.
+	ErrorRate float64
+	// TimeoutAfterCommitRate is the fraction of first-time creates that record the waybill and
+	// then hang for Hang before answering, so that the client times out not knowing the result.
+	TimeoutAfterCommitRate float64
+	// Hang defaults to 30s; it ends early when the request's context is done.
+	Hang time.Duration
+	// PickupAfter, when > 0, makes replies carry PickupTime = now + PickupAfter.
+	PickupAfter time.Duration
+	Seed        int64
+	// Prefix starts every waybill number, default "SIM".
+	Prefix string
+}
+
+// Faults are the knobs that can change while the simulator runs.
+type Faults struct {
+	Latency                time.Duration
+	ErrorRate              float64
+	TimeoutAfterCommitRate float64
+}
+
+// Stats counts what the simulator did since it started.
+type Stats struct {
+	Requests int64 `json:"requests"` // every POST
+	Creates  int64 `json:"creates"`  // waybills allocated
+	Repeats  int64 `json:"repeats"`  // creates answered 106
+	Rejects  int64 `json:"rejects"`  // wrong EBusinessID or DataSign
+	Invalid  int64 `json:"invalid"`  // unreadable or incomplete requests, unsupported RequestType
+	Errors   int64 `json:"errors"`   // HTTP 500 faults
+	Timeouts int64 `json:"timeouts"` // timeout-after-commit faults
+}
+
+// record is one allocated waybill; kept so that trace pushes can be driven from it.
+type record struct {
+	logisticCode string
+	orderCode    string
+	shipperCode  string
+	created      time.Time
+}
+
+// Server is the simulator. It implements http.Handler and is safe for concurrent use.
+type Server struct {
+	ebusinessID string
+	appKey      string
+	prefix      string
+	hang        time.Duration
+	pickupAfter time.Duration
+	mux         *http.ServeMux
+
+	faults atomic.Pointer[Faults]
+
+	rngMu sync.Mutex
+	rng   *mrand.Rand
+
+	mu      sync.Mutex
+	seq     int64
+	byOrder map[string]*record
+	records []*record // creation order
+
+	requests, creates, repeats, rejects, invalid, errors, timeouts atomic.Int64
+}
+
+// New returns a simulator for cfg with defaults applied.
+func New(cfg Config) *Server {
+	if cfg.Hang <= 0 {
+		cfg.Hang = defaultHang
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = defaultPrefix
+	}
+	s := &Server{
+		ebusinessID: cfg.EBusinessID,
+		appKey:      cfg.AppKey,
+		prefix:      cfg.Prefix,
+		hang:        cfg.Hang,
+		pickupAfter: cfg.PickupAfter,
+		mux:         http.NewServeMux(),
+		rng:         mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5349_4d43_4152_5249)),
+		byOrder:     make(map[string]*record),
+	}
+	s.SetFaults(Faults{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutAfterCommitRate: cfg.TimeoutAfterCommitRate})
+	// Kdniao's create endpoint is /api/EOrderService, its general one /api/dist; "/" as well so
+	// that a configured URL without a path still works.
+	for _, p := range []string{"POST /api/EOrderService", "POST /api/dist", "POST /{$}"} {
+		s.mux.HandleFunc(p, s.handlePost)
+	}
+	s.mux.HandleFunc("GET /stats", s.handleStats)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// SetFaults replaces the fault knobs; requests already running keep the ones they started with.
+func (s *Server) SetFaults(f Faults) {
+	s.faults.Store(&f)
+}
+
+// Stats returns the counts so far.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Requests: s.requests.Load(),
+		Creates:  s.creates.Load(),
+		Repeats:  s.repeats.Load(),
+		Rejects:  s.rejects.Load(),
+		Invalid:  s.invalid.Load(),
+		Errors:   s.errors.Load(),
+		Timeouts: s.timeouts.Load(),
+	}
+}
+
+// Waybill returns the waybill allocated to orderCode, if any.
+func (s *Server) Waybill(orderCode string) (string, bool) {
+	s.mu.Lock()
+	rec, ok := s.byOrder[orderCode]
+	s.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	return rec.logisticCode, true
+}
+
+// response is Kdniao's answer shape; PickupTime is the simulator's extension.
+type response struct {
+	EBusinessID          string `json:"EBusinessID"`
+	Success              bool   `json:"Success"`
+	ResultCode           string `json:"ResultCode"`
+	Reason               string `json:"Reason"`
+	UniquerRequestNumber string `json:"UniquerRequestNumber"`
+	Order                *order `json:"Order,omitempty"`
+	PickupTime           string `json:"PickupTime,omitempty"`
+}
+
+type order struct {
+	OrderCode    string `json:"OrderCode"`
+	ShipperCode  string `json:"ShipperCode"`
+	LogisticCode string `json:"LogisticCode"`
+}
+
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		s.invalid.Add(1)
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		s.fail(w, codeFormat, "bad form: "+err.Error())
+		return
+	}
+	form := r.PostForm
+	// The sign is checked over RequestData exactly as received, never a re-marshalled copy.
+	data := form.Get("RequestData")
+	if form.Get("EBusinessID") != s.ebusinessID {
+		s.rejects.Add(1)
+		s.fail(w, codeAccount, reasonBadID)
+		return
+	}
+	if !kdniao.Verify(data, s.appKey, form.Get("DataSign")) {
+		s.rejects.Add(1)
+		s.fail(w, codeAccount, reasonBadSign)
+		return
+	}
+	switch rt := form.Get("RequestType"); rt {
+	case requestTypeCreate:
+		s.create(w, r, data)
+	// 1002 (instant trace query) and 1147 (cancel) will be answered here; 101 trace pushes go
+	// the other way, driven from s.records.
+	default:
+		s.invalid.Add(1)
+		s.fail(w, codeOther, "unsupported RequestType "+rt)
+	}
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
+	ctx := r.Context()
+	f := s.faults.Load()
+	if s.roll(f.ErrorRate) {
+		s.errors.Add(1)
+		sleep(ctx, f.Latency)
+		http.Error(w, "simulated carrier error", http.StatusInternalServerError)
+		return
+	}
+	var req kdniao.CreateRequest
+	if err := json.Unmarshal([]byte(data), &req); err != nil {
+		s.invalid.Add(1)
+		s.fail(w, codeFormat, "RequestData is not valid JSON: "+err.Error())
+		return
+	}
+	if field := missingField(req); field != "" {
+		s.invalid.Add(1)
+		s.fail(w, codeMissing, "missing parameter "+field)
+		return
+	}
+
+	rec, repeat := s.commit(req.OrderCode, req.ShipperCode)
+	res := response{
+		EBusinessID: s.ebusinessID, Success: true, ResultCode: codeCreated,
+		Order: &order{OrderCode: rec.orderCode, ShipperCode: rec.shipperCode, LogisticCode: rec.logisticCode},
+	}
+	if repeat {
+		s.repeats.Add(1)
+		res.ResultCode, res.Reason = codeRepeat, reasonRepeat
+	} else {
+		s.creates.Add(1)
+		if s.roll(f.TimeoutAfterCommitRate) {
+			s.timeouts.Add(1)
+			sleep(ctx, s.hang)
+		}
+	}
+	if s.pickupAfter > 0 {
+		res.PickupTime = time.Now().Add(s.pickupAfter).In(kdniao.Shanghai()).Format(kdniao.TimeLayout)
+	}
+	sleep(ctx, f.Latency)
+	s.answer(w, res)
+}
+
+// commit returns the waybill of orderCode, allocating one the first time.
+func (s *Server) commit(orderCode, shipperCode string) (rec *record, repeat bool) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec, ok := s.byOrder[orderCode]; ok {
+		return rec, true
+	}
+	s.seq++
+	rec = &record{
+		logisticCode: fmt.Sprintf("%s%0*d", s.prefix, waybillDigits, s.seq),
+		orderCode:    orderCode,
+		shipperCode:  shipperCode,
+		created:      now,
+	}
+	s.byOrder[orderCode] = rec
+	s.records = append(s.records, rec)
+	return rec, false
+}
+
+// missingField names the first required field req lacks, or returns "".
+func missingField(req kdniao.CreateRequest) string {
+	switch {
+	case req.OrderCode == "":
+		return "OrderCode"
+	case req.ShipperCode == "":
+		return "ShipperCode"
+	case req.Receiver.Name == "":
+		return "Receiver.Name"
+	case req.Receiver.Mobile == "" && req.Receiver.Tel == "":
+		return "Receiver.Mobile or Receiver.Tel"
+	case req.Receiver.ProvinceName == "":
+		return "Receiver.ProvinceName"
+	case req.Receiver.CityName == "":
+		return "Receiver.CityName"
+	case req.Receiver.Address == "":
+		return "Receiver.Address"
+	}
+	return ""
+}
+
+// roll reports whether a fault with probability rate happens now.
+func (s *Server) roll(rate float64) bool {
+	switch {
+	case rate <= 0:
+		return false
+	case rate >= 1:
+		return true
+	}
+	s.rngMu.Lock()
+	v := s.rng.Float64()
+	s.rngMu.Unlock()
+	return v < rate
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, code, reason string) {
+	s.answer(w, response{EBusinessID: s.ebusinessID, ResultCode: code, Reason: reason})
+}
+
+func (s *Server) answer(w http.ResponseWriter, res response) {
+	res.UniquerRequestNumber = requestNumber()
+	writeJSON(w, res)
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, s.Stats())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", contentTypeJSON)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client is gone if this fails; nothing to do
+}
+
+// requestNumber returns a random UUID-like string, as Kdniao's UniquerRequestNumber.
+func requestNumber() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}

@@ -1,0 +1,383 @@
+package shopdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Config holds the SQL texts, as configured, with named parameters.
+type Config struct {
+	Query          string              // one row by :key, canonical column names
+	ItemsQuery     string              // optional, the order's items by :key
+	BackfillQuery  string              // optional, keys of paid-but-unshipped orders
+	Waybill        []string            // first is the guarded update; the rest run only when it changed a row
+	CurrentWaybill string              // optional, the waybill already stored for :key
+	Status         map[string][]string // canonical status -> statements
+}
+
+// DB runs the configured statements, each prepared once. It is safe for concurrent use.
+type DB struct {
+	db       *sql.DB
+	query    *prepared
+	items    *prepared
+	backfill *prepared
+	waybill  []*prepared
+	current  *prepared
+	status   map[string][]*prepared
+}
+
+type prepared struct {
+	name string // where it came from, for errors
+	t    Template
+	stmt *sql.Stmt
+}
+
+// Open prepares every configured statement against db; the first one that does not prepare is
+// reported with its name (orders.query, writeback.waybill[1], ...).
+func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
+	d := &DB{db: db, status: map[string][]*prepared{}}
+	var err error
+	prep := func(name, text string) *prepared {
+		if err != nil || strings.TrimSpace(text) == "" {
+			return nil
+		}
+		p := &prepared{name: name, t: Compile(text)}
+		p.stmt, err = db.PrepareContext(ctx, p.t.SQL)
+		if err != nil {
+			err = fmt.Errorf("prepare %s: %w", name, err)
+			return nil
+		}
+		return p
+	}
+	d.query = prep("orders.query", cfg.Query)
+	d.items = prep("orders.items_query", cfg.ItemsQuery)
+	d.backfill = prep("orders.backfill_query", cfg.BackfillQuery)
+	for i, s := range cfg.Waybill {
+		d.waybill = append(d.waybill, prep(fmt.Sprintf("writeback.waybill[%d]", i), s))
+	}
+	d.current = prep("writeback.current_waybill", cfg.CurrentWaybill)
+	for status, list := range cfg.Status {
+		for i, s := range list {
+			d.status[status] = append(d.status[status], prep(fmt.Sprintf("writeback.status.%s[%d]", status, i), s))
+		}
+	}
+	if err == nil && d.query == nil {
+		err = errors.New("orders.query is empty")
+	}
+	if err == nil && len(d.waybill) == 0 {
+		err = errors.New("writeback.waybill is empty")
+	}
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close releases the prepared statements (not the *sql.DB).
+func (d *DB) Close() error {
+	all := []*prepared{d.query, d.items, d.backfill, d.current}
+	all = append(all, d.waybill...)
+	for _, l := range d.status {
+		all = append(all, l...)
+	}
+	for _, p := range all {
+		if p != nil && p.stmt != nil {
+			p.stmt.Close()
+		}
+	}
+	return nil
+}
+
+// Order is an order as the enrichment query returns it, in canonical column names.
+type Order struct {
+	Code             string // order_code: the shop's order number, the carrier's idempotency key
+	ReceiverName     string
+	ReceiverMobile   string
+	ReceiverPhone    string
+	ReceiverProvince string
+	ReceiverCity     string
+	ReceiverDistrict string
+	ReceiverAddress  string
+	ReceiverPostcode string
+	Remark           string
+	WeightKg         float64
+	VolumeM3         float64
+}
+
+// Item is one line of an order.
+type Item struct {
+	Name     string
+	Quantity int
+	WeightKg float64
+	Price    float64
+}
+
+// Order reads the order by key. found is false when the query returns no row: the order is not
+// (or no longer) eligible.
+func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err error) {
+	rows, err := d.query.stmt.QueryContext(ctx, mustArgs(d.query, map[string]any{"key": key})...)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, err)
+	}
+	defer rows.Close()
+	vals, err := scanMaps(rows, 1)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, err)
+	}
+	if len(vals) == 0 {
+		return Order{}, false, nil
+	}
+	v := vals[0]
+	code, ok := v["order_code"]
+	if !ok {
+		return Order{}, false, fmt.Errorf("%s returns no order_code column", d.query.name)
+	}
+	o = Order{
+		Code: code, ReceiverName: v["receiver_name"], ReceiverMobile: v["receiver_mobile"],
+		ReceiverPhone: v["receiver_phone"], ReceiverProvince: v["receiver_province"],
+		ReceiverCity: v["receiver_city"], ReceiverDistrict: v["receiver_district"],
+		ReceiverAddress: v["receiver_address"], ReceiverPostcode: v["receiver_postcode"], Remark: v["remark"],
+	}
+	if o.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
+		return Order{}, false, fmt.Errorf("%s weight_kg: %w", d.query.name, err)
+	}
+	if o.VolumeM3, err = parseFloat(v["volume_m3"]); err != nil {
+		return Order{}, false, fmt.Errorf("%s volume_m3: %w", d.query.name, err)
+	}
+	return o, true, nil
+}
+
+// HasItemsQuery reports whether orders.items_query is configured.
+func (d *DB) HasItemsQuery() bool { return d.items != nil }
+
+// Items reads the order's items; none when no items query is configured.
+func (d *DB) Items(ctx context.Context, key string) ([]Item, error) {
+	if d.items == nil {
+		return nil, nil
+	}
+	rows, err := d.items.stmt.QueryContext(ctx, mustArgs(d.items, map[string]any{"key": key})...)
+	if err != nil {
+		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, err)
+	}
+	defer rows.Close()
+	vals, err := scanMaps(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, err)
+	}
+	items := make([]Item, 0, len(vals))
+	for _, v := range vals {
+		it := Item{Name: v["name"], Quantity: 1}
+		if q := v["quantity"]; q != "" {
+			f, err := strconv.ParseFloat(q, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s quantity %q: %w", d.items.name, q, err)
+			}
+			it.Quantity = int(f)
+		}
+		if it.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
+			return nil, fmt.Errorf("%s weight_kg: %w", d.items.name, err)
+		}
+		if it.Price, err = parseFloat(v["price"]); err != nil {
+			return nil, fmt.Errorf("%s price: %w", d.items.name, err)
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// Backfill returns the keys the backfill query selects (first column); none when unset.
+func (d *DB) Backfill(ctx context.Context) ([]string, error) {
+	if d.backfill == nil {
+		return nil, nil
+	}
+	rows, err := d.backfill.stmt.QueryContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.backfill.name, err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k sql.NullString
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.backfill.name, err)
+		}
+		keys = append(keys, k.String)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d.backfill.name, err)
+	}
+	return keys, nil
+}
+
+// Outcome says what a waybill write-back found.
+type Outcome int
+
+// Write-back outcomes.
+const (
+	// Written: the guarded statement changed the row; the rest ran in the same transaction.
+	Written Outcome = iota + 1
+	// AlreadyWritten: this very waybill is already there (a replay).
+	AlreadyWritten
+	// Conflict: another waybill is already there; nothing was changed.
+	Conflict
+	// Missing: the guard matched no row and no waybill is stored (the row is gone or the guard's
+	// other conditions no longer hold); nothing was changed.
+	Missing
+)
+
+func (o Outcome) String() string {
+	return [...]string{"unknown", "written", "already_written", "conflict", "missing"}[o]
+}
+
+// WriteWaybill runs writeback.waybill with values (key, waybill, carrier, ...). It returns the
+// waybill found in the shop when the outcome is Conflict.
+func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("write back waybill: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	changed, err := d.exec(ctx, tx, d.waybill[0], values)
+	if err != nil {
+		return 0, "", err
+	}
+	if changed == 0 {
+		tx.Rollback() //nolint:errcheck
+		return d.whyUnchanged(ctx, values)
+	}
+	for _, p := range d.waybill[1:] {
+		if _, err := d.exec(ctx, tx, p, values); err != nil {
+			return 0, "", err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, "", fmt.Errorf("write back waybill: commit: %w", err)
+	}
+	return Written, "", nil
+}
+
+func (d *DB) whyUnchanged(ctx context.Context, values map[string]any) (Outcome, string, error) {
+	if d.current == nil {
+		return AlreadyWritten, "", nil // cannot tell; the guard kept the row safe either way
+	}
+	var cur sql.NullString
+	err := d.current.stmt.QueryRowContext(ctx, mustArgs(d.current, values)...).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Missing, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("%s: %w", d.current.name, err)
+	}
+	want, _ := values["waybill"].(string)
+	switch {
+	case cur.String == "":
+		return Missing, "", nil
+	case containsWaybill(cur.String, want):
+		return AlreadyWritten, cur.String, nil
+	default:
+		return Conflict, cur.String, nil
+	}
+}
+
+// containsWaybill accepts the waybill alone or as one of several joined the way ECShop joins
+// them ("<br>") or with commas.
+func containsWaybill(stored, want string) bool {
+	if stored == want {
+		return true
+	}
+	for _, part := range strings.FieldsFunc(strings.ReplaceAll(stored, "<br>", ","), func(r rune) bool { return r == ',' }) {
+		if strings.TrimSpace(part) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteStatus runs the statements configured for a canonical status in one transaction. It
+// returns false when none are configured.
+func (d *DB) WriteStatus(ctx context.Context, status string, values map[string]any) (bool, error) {
+	list := d.status[status]
+	if len(list) == 0 {
+		return false, nil
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("write back status %s: %w", status, err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, p := range list {
+		if _, err := d.exec(ctx, tx, p, values); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("write back status %s: commit: %w", status, err)
+	}
+	return true, nil
+}
+
+func (d *DB) exec(ctx context.Context, tx *sql.Tx, p *prepared, values map[string]any) (int64, error) {
+	args, err := p.t.Args(values)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p.name, err)
+	}
+	res, err := tx.StmtContext(ctx, p.stmt).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p.name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", p.name, err)
+	}
+	return n, nil
+}
+
+// mustArgs binds values the caller always provides (queries take only :key); a template asking
+// for more gets NULLs, which config validation prevents.
+func mustArgs(p *prepared, values map[string]any) []any {
+	args := make([]any, len(p.t.Params))
+	for i, name := range p.t.Params {
+		args[i] = values[name]
+	}
+	return args
+}
+
+// scanMaps reads up to limit rows (0: all) as column name -> text; NULL reads as "".
+func scanMaps(rows *sql.Rows, limit int) ([]map[string]string, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		m := make(map[string]string, len(cols))
+		for i, c := range cols {
+			m[strings.ToLower(c)] = vals[i].String
+		}
+		out = append(out, m)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, rows.Err()
+}
+
+func parseFloat(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return strconv.ParseFloat(s, 64)
+}

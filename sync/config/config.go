@@ -1,0 +1,287 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration file. Every key is documented in the root config.yaml.
+//
+// A Config returned by Load or Parse has its defaults applied and has passed Validate.
+type Config struct {
+	Mode      string    `yaml:"mode"` // all | reader | worker
+	Shop      Shop      `yaml:"shop"`
+	Orders    Orders    `yaml:"orders"`
+	Writeback Writeback `yaml:"writeback"`
+	Sender    Address   `yaml:"sender"`
+	Carriers  []Carrier `yaml:"carriers"`
+	Routing   Routing   `yaml:"routing"`
+	Retry     Retry     `yaml:"retry"`
+	Watchdog  Watchdog  `yaml:"watchdog"`
+	State     State     `yaml:"state"`
+	HTTP      HTTP      `yaml:"http"`
+	Kafka     *Kafka    `yaml:"kafka"` // nil when the file has no kafka section
+	Workers   Workers   `yaml:"workers"`
+}
+
+// Modes of the daemon (Config.Mode).
+const (
+	ModeAll    = "all"    // binlog reader and workers in one process, no Kafka
+	ModeReader = "reader" // tails the binlog and publishes paid orders to Kafka
+	ModeWorker = "worker" // consumes paid orders from Kafka: carrier call and write-back
+)
+
+// Shop is the shop's database: binlog source and write-back target.
+type Shop struct {
+	Addr      string        `yaml:"addr"`
+	User      string        `yaml:"user"`
+	Password  string        `yaml:"password"`
+	Database  string        `yaml:"database"` // default schema for queries and write-back
+	Flavor    string        `yaml:"flavor"`   // mysql | mariadb
+	ServerID  uint32        `yaml:"server_id"`
+	Charset   string        `yaml:"charset"`   // connection charset, default utf8mb4
+	MaxConns  int           `yaml:"max_conns"` // pool size for queries and write-back
+	Heartbeat time.Duration `yaml:"heartbeat"` // binlog heartbeat period, keeps lag honest when idle
+}
+
+// Orders says which table is watched, what "paid" means and how an order is read.
+type Orders struct {
+	Table         string        `yaml:"table"` // schema.table, or a table of Shop.Database
+	Key           string        `yaml:"key"`   // primary key column, bound as :key
+	Paid          Condition     `yaml:"paid"`
+	When          []Condition   `yaml:"when"` // extra conditions on the after-image
+	Query         string        `yaml:"query"`
+	ItemsQuery    string        `yaml:"items_query"`
+	BackfillQuery string        `yaml:"backfill_query"`
+	ReadyTimeout  time.Duration `yaml:"ready_timeout"`
+	ReadDelay     time.Duration `yaml:"read_delay"`
+}
+
+// SchemaTable splits Table into its schema and table parts. The schema is empty when Table
+// names a plain table; it then lives in Shop.Database (Validate insists that one is set).
+func (o Orders) SchemaTable() (schema, table string) {
+	if s, t, ok := strings.Cut(o.Table, "."); ok {
+		return s, t
+	}
+	return "", o.Table
+}
+
+// Condition holds when the column's decoded text is one of In.
+type Condition struct {
+	Column string   `yaml:"column"`
+	In     []string `yaml:"in"`
+}
+
+// Writeback holds the SQL templates that write results into the shop's tables. Templates use
+// named parameters (see NamedParams), bound as prepared-statement arguments.
+type Writeback struct {
+	// Waybill runs in one transaction once a waybill exists. The first statement is the guard
+	// (e.g. "... AND invoice_no = ''"): the later ones run only when it changed a row.
+	Waybill []string `yaml:"waybill"`
+	// CurrentWaybill reads the waybill already stored for :key; used to tell a replay (same
+	// waybill) from a conflict (another one) when the guarded update changes nothing.
+	CurrentWaybill string `yaml:"current_waybill"`
+	// Status maps a canonical status (delivered, exception, ...) to its statements.
+	Status map[string][]string `yaml:"status"`
+}
+
+// Address is a sender or receiver address.
+type Address struct {
+	Name     string `yaml:"name"`
+	Mobile   string `yaml:"mobile"`
+	Phone    string `yaml:"phone"`
+	Province string `yaml:"province"`
+	City     string `yaml:"city"`
+	District string `yaml:"district"`
+	Address  string `yaml:"address"`
+	Postcode string `yaml:"postcode"`
+	Company  string `yaml:"company"`
+}
+
+// Carrier is one configured carrier account.
+type Carrier struct {
+	Name        string        `yaml:"name"` // used in routing, /push/{name} and metric labels
+	Type        string        `yaml:"type"` // kdniao
+	URL         string        `yaml:"url"`
+	EBusinessID string        `yaml:"ebusiness_id"`
+	AppKey      string        `yaml:"app_key"`
+	ShipperCode string        `yaml:"shipper_code"`
+	PayType     int           `yaml:"pay_type"` // 1 sender pays, 2 receiver pays, 3 monthly account
+	ExpType     int           `yaml:"exp_type"` // carrier product, 1 standard
+	Timeout     time.Duration `yaml:"timeout"`
+	MaxInFlight int           `yaml:"max_in_flight"`
+}
+
+// Carrier returns the configured carrier with that name.
+func (c *Config) Carrier(name string) (Carrier, bool) {
+	for _, cr := range c.Carriers {
+		if cr.Name == name {
+			return cr, true
+		}
+	}
+	return Carrier{}, false
+}
+
+// Routing picks a carrier for an order.
+type Routing struct {
+	Default  string   `yaml:"default"`
+	Failover []string `yaml:"failover"`
+}
+
+// Retry is the schedule for transient failures.
+type Retry struct {
+	Interval    time.Duration `yaml:"interval"`
+	MaxAttempts int           `yaml:"max_attempts"`
+	Backoff     string        `yaml:"backoff"` // fixed | exponential
+}
+
+// Watchdog flags parcels that stall.
+type Watchdog struct {
+	NoPickupAfter time.Duration `yaml:"no_pickup_after"`
+	ScanEvery     time.Duration `yaml:"scan_every"`
+}
+
+// State is where shipsync keeps its own state.
+type State struct {
+	Redis Redis `yaml:"redis"`
+}
+
+// Redis is a Redis connection.
+type Redis struct {
+	Addr     string `yaml:"addr"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	Prefix   string `yaml:"prefix"` // prepended to every key shipsync writes
+}
+
+// HTTP is the daemon's listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Kafka is used in split mode and as the events outlet.
+type Kafka struct {
+	Brokers     []string `yaml:"brokers"`
+	OrdersTopic string   `yaml:"orders_topic"`
+	EventsTopic string   `yaml:"events_topic"`
+	Group       string   `yaml:"group"`
+}
+
+// Workers bounds the work in flight inside one process.
+type Workers struct {
+	Queue        int           `yaml:"queue"`         // paid orders buffered between binlog and workers
+	LeaseTTL     time.Duration `yaml:"lease_ttl"`     // how long a claim on an order lasts
+	DrainTimeout time.Duration `yaml:"drain_timeout"` // graceful shutdown budget
+}
+
+// Load reads the file at path and returns its configuration, as Parse does.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes a YAML configuration: ${VAR} and ${VAR:-default} are expanded in scalar
+// values from the environment, unknown keys and wrong types are rejected, defaults are applied
+// and the result is validated. The error lists every problem at once (errors.Join), one per
+// line, each prefixed with its YAML path, in file order.
+func Parse(data []byte) (*Config, error) {
+	return parse(data, os.LookupEnv)
+}
+
+// applyDefaults fills every unset (zero) value that has a default. It is the only place
+// defaults live; config.yaml documents the same values.
+func (c *Config) applyDefaults() {
+	setString(&c.Mode, ModeAll)
+
+	setString(&c.Shop.Flavor, "mariadb")
+	setString(&c.Shop.Charset, "utf8mb4")
+	setInt(&c.Shop.MaxConns, 16)
+	setDuration(&c.Shop.Heartbeat, time.Second)
+	if c.Shop.ServerID == 0 {
+		c.Shop.ServerID = 4201
+	}
+	if schema, _ := c.Orders.SchemaTable(); schema != "" {
+		setString(&c.Shop.Database, schema)
+	}
+
+	setDuration(&c.Orders.ReadyTimeout, 5*time.Second)
+
+	for i := range c.Carriers {
+		cr := &c.Carriers[i]
+		setDuration(&cr.Timeout, 5*time.Second)
+		setInt(&cr.MaxInFlight, 64)
+		setInt(&cr.PayType, 1)
+		setInt(&cr.ExpType, 1)
+	}
+	if len(c.Carriers) > 0 {
+		setString(&c.Routing.Default, c.Carriers[0].Name)
+	}
+
+	setDuration(&c.Retry.Interval, 5*time.Second)
+	setInt(&c.Retry.MaxAttempts, 3)
+	setString(&c.Retry.Backoff, "fixed")
+
+	setDuration(&c.Watchdog.NoPickupAfter, 48*time.Hour)
+	setDuration(&c.Watchdog.ScanEvery, 5*time.Minute)
+
+	setString(&c.State.Redis.Addr, "127.0.0.1:6379")
+	setString(&c.State.Redis.Prefix, "shipsync:")
+
+	setString(&c.HTTP.Listen, "127.0.0.1:9464")
+
+	setInt(&c.Workers.Queue, 4096)
+	setDuration(&c.Workers.LeaseTTL, 60*time.Second)
+	setDuration(&c.Workers.DrainTimeout, 30*time.Second)
+
+	if k := c.Kafka; k != nil {
+		setString(&k.OrdersTopic, "shipsync.orders")
+		setString(&k.EventsTopic, "shipsync.events")
+		setString(&k.Group, "shipsync")
+	}
+}
+
+func setString(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setDuration(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// Redacted returns a copy of c that is safe to log: passwords and app keys are replaced by
+// "***" when set. The copy shares no slices with c that it changes.
+func (c Config) Redacted() Config {
+	const mask = "***"
+	if c.Shop.Password != "" {
+		c.Shop.Password = mask
+	}
+	if c.State.Redis.Password != "" {
+		c.State.Redis.Password = mask
+	}
+	c.Carriers = append([]Carrier(nil), c.Carriers...)
+	for i := range c.Carriers {
+		if c.Carriers[i].AppKey != "" {
+			c.Carriers[i].AppKey = mask
+		}
+	}
+	if c.Kafka != nil {
+		k := *c.Kafka
+		c.Kafka = &k
+	}
+	return c
+}

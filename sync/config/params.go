@@ -1,0 +1,115 @@
+package config
+
+import "strings"
+
+// NamedParams returns the named parameters (":name") of a SQL template in order of
+// appearance, one entry per occurrence: a name used twice is listed twice, so a compiler can
+// bind them positionally. The validator and the SQL compiler both use it (or Positional), so
+// they always agree on what is a parameter.
+//
+// A parameter is a colon followed by a letter or '_' and then letters, digits or '_'. Not
+// parameters: anything inside '...', "..." or `...` (backslash and doubled-quote escapes
+// understood, so '10:00:00' is a string), comments (-- to end of line, # to end of line,
+// /* ... */), "::" (a cast in other dialects) and ":=" (assignment).
+func NamedParams(sql string) []string {
+	var names []string
+	scanParams(sql, func(start, end int) {
+		names = append(names, sql[start+1:end])
+	})
+	return names
+}
+
+// Positional rewrites a SQL template for the MySQL driver: every named parameter becomes "?",
+// and names lists them in order (the same list NamedParams returns). Everything else,
+// strings and comments included, is kept byte for byte.
+func Positional(sql string) (query string, names []string) {
+	var b strings.Builder
+	last := 0
+	scanParams(sql, func(start, end int) {
+		b.WriteString(sql[last:start])
+		b.WriteByte('?')
+		names = append(names, sql[start+1:end])
+		last = end
+	})
+	if names == nil {
+		return sql, nil
+	}
+	b.WriteString(sql[last:])
+	return b.String(), names
+}
+
+// scanParams calls fn with the byte span [start, end) of every named parameter in s, the
+// colon included.
+func scanParams(s string, fn func(start, end int)) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(s, i)
+		case c == '#':
+			i = skipLine(s, i)
+		case c == '-' && strings.HasPrefix(s[i:], "--") && (i+2 == len(s) || s[i+2] <= ' '):
+			// MySQL needs whitespace after "--" for a comment: 5--3 is arithmetic.
+			i = skipLine(s, i)
+		case c == '/' && strings.HasPrefix(s[i:], "/*"):
+			if end := strings.Index(s[i+2:], "*/"); end >= 0 {
+				i += 2 + end + 2
+			} else {
+				i = len(s)
+			}
+		case c == ':':
+			j := i + 1
+			for j < len(s) && s[j] == ':' {
+				j++
+			}
+			if j > i+1 || j == len(s) || !isNameStart(s[j]) {
+				// "::", ":=", a lone colon: not a parameter.
+				i = j
+				continue
+			}
+			for j < len(s) && isNameChar(s[j]) {
+				j++
+			}
+			fn(i, j)
+			i = j
+		default:
+			i++
+		}
+	}
+}
+
+// skipQuoted returns the index just past the quoted string or identifier starting at s[i].
+// An unterminated quote runs to the end.
+func skipQuoted(s string, i int) int {
+	q := s[i]
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			if q != '`' { // backticks have no backslash escapes
+				j++
+			}
+		case q:
+			if j+1 < len(s) && s[j+1] == q { // doubled quote: an escaped quote
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+func skipLine(s string, i int) int {
+	if end := strings.IndexByte(s[i:], '\n'); end >= 0 {
+		return i + end + 1
+	}
+	return len(s)
+}
+
+func isNameStart(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isNameChar(c byte) bool {
+	return isNameStart(c) || '0' <= c && c <= '9'
+}

@@ -1,0 +1,339 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Statuses returns the canonical shipment statuses (carriers/kdniao.md), the valid keys of
+// writeback.status.
+func Statuses() []string {
+	return []string{
+		"created", "picked_up", "in_transit", "out_for_delivery", "ready_for_pickup",
+		"delivered", "returning", "returned", "cancelled", "exception",
+	}
+}
+
+// Params returns the named parameters a write-back template may use.
+func Params() []string {
+	return []string{
+		"key", "waybill", "carrier", "shipper_code", "order_code",
+		"status", "pickup_time", "reason", "event_time", "now",
+	}
+}
+
+// CarrierTypes returns the supported carrier types.
+func CarrierTypes() []string { return []string{"kdniao"} }
+
+// Validate checks the configuration without any I/O and returns every problem (errors.Join),
+// each prefixed with its YAML path. It expects defaults to be applied, as Load and Parse do.
+func (c *Config) Validate() error {
+	return joinProblems(c.problems())
+}
+
+type validator struct {
+	probs []problem
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.probs = append(v.probs, problem{path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) required(path, value, hint string) {
+	if strings.TrimSpace(value) == "" {
+		v.add(path, "required%s", hint)
+	}
+}
+
+func (v *validator) oneOf(path, value string, options ...string) {
+	if !slices.Contains(options, value) {
+		v.add(path, "%q is not one of %s", value, strings.Join(options, ", "))
+	}
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.add(path, "must be > 0 (got %s)", d)
+	}
+}
+
+func (v *validator) atLeast(path string, n, low int) {
+	if n < low {
+		v.add(path, "must be >= %d (got %d)", low, n)
+	}
+}
+
+// hostPort checks a host:port address; listen addresses may leave the host empty (all
+// interfaces) and use port 0 (any free port).
+func (v *validator) hostPort(path, addr, example string, listen bool) {
+	if addr == "" {
+		v.add(path, "required (e.g. %q)", example)
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || (host == "" && !listen) || perr != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
+		v.add(path, "%q is not host:port (e.g. %q)", addr, example)
+	}
+}
+
+// sql checks a SQL template: parameters must be among allowed, and those in need must appear.
+func (v *validator) sql(path, sql string, allowed []string, need ...string) {
+	if strings.TrimSpace(sql) == "" {
+		v.add(path, "empty statement")
+		return
+	}
+	used := map[string]bool{}
+	for _, p := range NamedParams(sql) {
+		if used[p] {
+			continue
+		}
+		used[p] = true
+		if slices.Contains(allowed, p) {
+			continue
+		}
+		switch s := suggest(p, allowed); {
+		case s != "":
+			v.add(path, "unknown parameter :%s (did you mean :%s?)", p, s)
+		case len(allowed) == 1:
+			v.add(path, "unknown parameter :%s (only :%s is bound here)", p, allowed[0])
+		default:
+			v.add(path, "unknown parameter :%s (known: :%s)", p, strings.Join(allowed, ", :"))
+		}
+	}
+	for _, p := range need {
+		if !used[p] {
+			v.add(path, "must use the parameter :%s", p)
+		}
+	}
+}
+
+// problems is Validate's list, unsorted and unjoined, for Parse to merge with its own.
+func (c *Config) problems() []problem {
+	v := &validator{}
+	c.validateMode(v)
+	c.validateShop(v)
+	c.validateOrders(v)
+	c.validateWriteback(v)
+	c.validateSender(v)
+	c.validateCarriers(v)
+	c.validateRouting(v)
+
+	v.positive("retry.interval", c.Retry.Interval)
+	v.atLeast("retry.max_attempts", c.Retry.MaxAttempts, 1)
+	v.oneOf("retry.backoff", c.Retry.Backoff, "fixed", "exponential")
+
+	v.positive("watchdog.no_pickup_after", c.Watchdog.NoPickupAfter)
+	v.positive("watchdog.scan_every", c.Watchdog.ScanEvery)
+
+	v.hostPort("state.redis.addr", c.State.Redis.Addr, "127.0.0.1:6379", false)
+	if c.State.Redis.DB < 0 {
+		v.add("state.redis.db", "must not be negative (got %d)", c.State.Redis.DB)
+	}
+
+	v.hostPort("http.listen", c.HTTP.Listen, "127.0.0.1:9464", true)
+
+	v.atLeast("workers.queue", c.Workers.Queue, 1)
+	v.positive("workers.lease_ttl", c.Workers.LeaseTTL)
+	v.positive("workers.drain_timeout", c.Workers.DrainTimeout)
+
+	c.validateKafka(v)
+	return v.probs
+}
+
+func (c *Config) validateMode(v *validator) {
+	v.oneOf("mode", c.Mode, ModeAll, ModeReader, ModeWorker)
+	if (c.Mode == ModeReader || c.Mode == ModeWorker) && (c.Kafka == nil || len(c.Kafka.Brokers) == 0) {
+		v.add("kafka.brokers", "required when mode is %s (paid orders travel through Kafka)", c.Mode)
+	}
+}
+
+func (c *Config) validateShop(v *validator) {
+	s := c.Shop
+	v.hostPort("shop.addr", s.Addr, "127.0.0.1:3306", false)
+	v.required("shop.user", s.User, "")
+	v.oneOf("shop.flavor", s.Flavor, "mysql", "mariadb")
+	if s.ServerID == 0 {
+		v.add("shop.server_id", "must be > 0 (a replication client id, unique on the server)")
+	}
+	v.required("shop.charset", s.Charset, "")
+	v.atLeast("shop.max_conns", s.MaxConns, 1)
+	v.positive("shop.heartbeat", s.Heartbeat)
+}
+
+func (c *Config) validateOrders(v *validator) {
+	o := c.Orders
+	key := []string{"key"}
+	switch parts := strings.Split(o.Table, "."); {
+	case o.Table == "":
+		v.add("orders.table", "required (schema.table of the orders table, e.g. shop.ecs_order_info)")
+	case len(parts) > 2 || slices.Contains(parts, "") || strings.ContainsAny(o.Table, "` \t"):
+		v.add("orders.table", "%q is not schema.table or table (write names without quotes)", o.Table)
+	case len(parts) == 1 && c.Shop.Database == "":
+		v.add("shop.database", "required when orders.table has no schema (or write orders.table as schema.table)")
+	}
+	v.required("orders.key", o.Key, " (the primary key column, e.g. order_id)")
+	v.required("orders.paid.column", o.Paid.Column, " (the column that says an order is paid, e.g. pay_status)")
+	if len(o.Paid.In) == 0 {
+		v.add("orders.paid.in", `required (the values that mean paid, e.g. ["2"])`)
+	}
+	for i, w := range o.When {
+		p := fmt.Sprintf("orders.when[%d]", i)
+		v.required(p+".column", w.Column, "")
+		if len(w.In) == 0 {
+			v.add(p+".in", "required (at least one value)")
+		}
+	}
+	if o.Query == "" {
+		v.add("orders.query", "required (reads one order by :key)")
+	} else {
+		v.sql("orders.query", o.Query, key, "key")
+	}
+	if o.ItemsQuery != "" {
+		v.sql("orders.items_query", o.ItemsQuery, key, "key")
+	}
+	v.positive("orders.ready_timeout", o.ReadyTimeout)
+	if o.ReadDelay < 0 {
+		v.add("orders.read_delay", "must not be negative (got %s)", o.ReadDelay)
+	}
+}
+
+func (c *Config) validateWriteback(v *validator) {
+	w := c.Writeback
+	params := Params()
+	if len(w.Waybill) == 0 {
+		v.add("writeback.waybill", "required (at least one statement; the first writes :waybill, guarded)")
+	}
+	for i, sql := range w.Waybill {
+		need := []string{"key"}
+		if i == 0 {
+			need = append(need, "waybill")
+		}
+		v.sql(fmt.Sprintf("writeback.waybill[%d]", i), sql, params, need...)
+	}
+	if w.CurrentWaybill != "" {
+		v.sql("writeback.current_waybill", w.CurrentWaybill, params, "key")
+	}
+	statuses := Statuses()
+	keys := make([]string, 0, len(w.Status))
+	for k := range w.Status {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := "writeback.status." + k
+		if !slices.Contains(statuses, k) {
+			hint := ""
+			if s := suggest(k, statuses); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			v.add(p, "unknown status%s; valid statuses: %s", hint, strings.Join(statuses, ", "))
+			continue
+		}
+		for i, sql := range w.Status[k] {
+			v.sql(fmt.Sprintf("%s[%d]", p, i), sql, params, "key")
+		}
+	}
+}
+
+func (c *Config) validateSender(v *validator) {
+	s := c.Sender
+	v.required("sender.name", s.Name, "")
+	if strings.TrimSpace(s.Mobile) == "" && strings.TrimSpace(s.Phone) == "" {
+		v.add("sender.mobile", "required (or sender.phone)")
+	}
+	v.required("sender.province", s.Province, "")
+	v.required("sender.city", s.City, "")
+	v.required("sender.address", s.Address, "")
+}
+
+func (c *Config) validateCarriers(v *validator) {
+	if len(c.Carriers) == 0 {
+		v.add("carriers", "at least one carrier is required")
+		return
+	}
+	first := map[string]int{}
+	for i, cr := range c.Carriers {
+		p := fmt.Sprintf("carriers[%d]", i)
+		switch j, dup := first[cr.Name]; {
+		case cr.Name == "":
+			v.add(p+".name", "required")
+		case dup:
+			v.add(p+".name", "duplicate name %q (also carriers[%d])", cr.Name, j)
+		case strings.IndexFunc(cr.Name, notNameRune) >= 0:
+			v.add(p+".name", "%q may hold only letters, digits, '.', '_' and '-' (it appears in URLs and metrics)", cr.Name)
+		default:
+			first[cr.Name] = i
+		}
+		types := CarrierTypes()
+		switch {
+		case cr.Type == "":
+			v.add(p+".type", "required (supported: %s)", strings.Join(types, ", "))
+		case !slices.Contains(types, cr.Type):
+			v.add(p+".type", "unsupported type %q (supported: %s)", cr.Type, strings.Join(types, ", "))
+		}
+		if u, err := url.Parse(cr.URL); cr.URL == "" {
+			v.add(p+".url", "required (the carrier's API endpoint)")
+		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p+".url", "%q is not an absolute http(s) URL", cr.URL)
+		}
+		v.required(p+".ebusiness_id", cr.EBusinessID, " (set it, e.g. from ${KDNIAO_EBUSINESS_ID})")
+		v.required(p+".app_key", cr.AppKey, " (set it, e.g. from ${KDNIAO_APP_KEY})")
+		v.required(p+".shipper_code", cr.ShipperCode, " (the carrier's code, e.g. SF)")
+		if cr.PayType < 1 || cr.PayType > 3 {
+			v.add(p+".pay_type", "must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got %d", cr.PayType)
+		}
+		v.atLeast(p+".exp_type", cr.ExpType, 1)
+		v.positive(p+".timeout", cr.Timeout)
+		v.atLeast(p+".max_in_flight", cr.MaxInFlight, 1)
+	}
+}
+
+func notNameRune(r rune) bool {
+	return !(r < 0x80 && (isNameChar(byte(r)) || r == '.' || r == '-'))
+}
+
+func (c *Config) validateRouting(v *validator) {
+	if len(c.Carriers) == 0 {
+		return // carriers: at least one ... says it all
+	}
+	var names []string
+	for _, cr := range c.Carriers {
+		if cr.Name != "" {
+			names = append(names, cr.Name)
+		}
+	}
+	if len(names) == 0 {
+		return // carriers[i].name: required says it all
+	}
+	known := func(path, name string) {
+		if !slices.Contains(names, name) {
+			v.add(path, "unknown carrier %q (configured: %s)", name, strings.Join(names, ", "))
+		}
+	}
+	known("routing.default", c.Routing.Default)
+	for i, name := range c.Routing.Failover {
+		known(fmt.Sprintf("routing.failover[%d]", i), name)
+	}
+}
+
+func (c *Config) validateKafka(v *validator) {
+	k := c.Kafka
+	if k == nil {
+		return
+	}
+	if len(k.Brokers) == 0 && c.Mode == ModeAll {
+		v.add("kafka.brokers", "required (or remove the kafka section)")
+	}
+	for i, b := range k.Brokers {
+		v.hostPort(fmt.Sprintf("kafka.brokers[%d]", i), b, "127.0.0.1:9092", false)
+	}
+	v.required("kafka.orders_topic", k.OrdersTopic, "")
+	v.required("kafka.events_topic", k.EventsTopic, "")
+	v.required("kafka.group", k.Group, "")
+}

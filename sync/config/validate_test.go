@@ -1,0 +1,214 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	base := mustParse(t, readFile(t, "testdata/minimal.yaml"))
+	if err := base.Validate(); err != nil {
+		t.Fatalf("minimal config: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   []string
+	}{
+		{"valid", func(*Config) {}, nil},
+
+		{"unknown mode", func(c *Config) { c.Mode = "both" }, []string{`mode: "both" is not one of all, reader, worker`}},
+		{"reader without kafka", func(c *Config) { c.Mode = ModeReader }, []string{"kafka.brokers: required when mode is reader (paid orders travel through Kafka)"}},
+		{"worker with kafka", func(c *Config) {
+			c.Mode = ModeWorker
+			c.Kafka = &Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "o", EventsTopic: "e", Group: "g"}
+		}, nil},
+		{"kafka without brokers", func(c *Config) {
+			c.Kafka = &Kafka{OrdersTopic: "o", EventsTopic: "e", Group: "g"}
+		}, []string{"kafka.brokers: required (or remove the kafka section)"}},
+		{"bad broker", func(c *Config) {
+			c.Kafka = &Kafka{Brokers: []string{"k1"}, OrdersTopic: "o", EventsTopic: "e", Group: "g"}
+		}, []string{`kafka.brokers[0]: "k1" is not host:port (e.g. "127.0.0.1:9092")`}},
+
+		{"shop addr without port", func(c *Config) { c.Shop.Addr = "db.internal" }, []string{`shop.addr: "db.internal" is not host:port (e.g. "127.0.0.1:3306")`}},
+		{"shop addr without host", func(c *Config) { c.Shop.Addr = ":3306" }, []string{`shop.addr: ":3306" is not host:port (e.g. "127.0.0.1:3306")`}},
+		{"shop addr bad port", func(c *Config) { c.Shop.Addr = "db:99999" }, []string{`shop.addr: "db:99999" is not host:port (e.g. "127.0.0.1:3306")`}},
+		{"shop addr ipv6", func(c *Config) { c.Shop.Addr = "[::1]:3306" }, nil},
+		{"shop addr missing", func(c *Config) { c.Shop.Addr = "" }, []string{`shop.addr: required (e.g. "127.0.0.1:3306")`}},
+		{"shop user", func(c *Config) { c.Shop.User = "" }, []string{"shop.user: required"}},
+		{"shop flavor", func(c *Config) { c.Shop.Flavor = "percona" }, []string{`shop.flavor: "percona" is not one of mysql, mariadb`}},
+		{"shop server_id", func(c *Config) { c.Shop.ServerID = 0 }, []string{"shop.server_id: must be > 0 (a replication client id, unique on the server)"}},
+		{"shop max_conns", func(c *Config) { c.Shop.MaxConns = -1 }, []string{"shop.max_conns: must be >= 1 (got -1)"}},
+		{"shop heartbeat", func(c *Config) { c.Shop.Heartbeat = -time.Second }, []string{"shop.heartbeat: must be > 0 (got -1s)"}},
+
+		{"orders table missing", func(c *Config) { c.Orders.Table = "" }, []string{"orders.table: required (schema.table of the orders table, e.g. shop.ecs_order_info)"}},
+		{"orders table three parts", func(c *Config) { c.Orders.Table = "a.b.c" }, []string{`orders.table: "a.b.c" is not schema.table or table (write names without quotes)`}},
+		{"orders table quoted", func(c *Config) { c.Orders.Table = "`shop`.`orders`" }, []string{"orders.table: \"`shop`.`orders`\" is not schema.table or table (write names without quotes)"}},
+		{"orders table empty part", func(c *Config) { c.Orders.Table = "shop." }, []string{`orders.table: "shop." is not schema.table or table (write names without quotes)`}},
+		{"plain table with database", func(c *Config) { c.Orders.Table = "ecs_order_info" }, nil},
+		{"plain table without database", func(c *Config) {
+			c.Orders.Table = "ecs_order_info"
+			c.Shop.Database = ""
+		}, []string{"shop.database: required when orders.table has no schema (or write orders.table as schema.table)"}},
+		{"orders key", func(c *Config) { c.Orders.Key = "" }, []string{"orders.key: required (the primary key column, e.g. order_id)"}},
+		{"paid column and values", func(c *Config) { c.Orders.Paid = Condition{} }, []string{
+			"orders.paid.column: required (the column that says an order is paid, e.g. pay_status)",
+			`orders.paid.in: required (the values that mean paid, e.g. ["2"])`,
+		}},
+		{"when", func(c *Config) { c.Orders.When = []Condition{{Column: "a", In: []string{"0"}}, {}} }, []string{
+			"orders.when[1].column: required",
+			"orders.when[1].in: required (at least one value)",
+		}},
+		{"query missing", func(c *Config) { c.Orders.Query = "" }, []string{"orders.query: required (reads one order by :key)"}},
+		{"query without key", func(c *Config) { c.Orders.Query = "SELECT 1 AS order_code WHERE id = ':key'" }, []string{"orders.query: must use the parameter :key"}},
+		{"query with other params", func(c *Config) { c.Orders.Query = "SELECT * FROM o WHERE id = :key AND x = :waybill" }, []string{"orders.query: unknown parameter :waybill (only :key is bound here)"}},
+		{"query with misspelled key", func(c *Config) { c.Orders.Query = "SELECT * FROM o WHERE id = :kye" }, []string{
+			"orders.query: unknown parameter :kye (did you mean :key?)",
+			"orders.query: must use the parameter :key",
+		}},
+		{"items query without key", func(c *Config) { c.Orders.ItemsQuery = "SELECT name FROM items" }, []string{"orders.items_query: must use the parameter :key"}},
+		{"backfill query is not checked", func(c *Config) { c.Orders.BackfillQuery = "SELECT id FROM o" }, nil},
+		{"ready_timeout", func(c *Config) { c.Orders.ReadyTimeout = -1 }, []string{"orders.ready_timeout: must be > 0 (got -1ns)"}},
+		{"read_delay", func(c *Config) { c.Orders.ReadDelay = -time.Second }, []string{"orders.read_delay: must not be negative (got -1s)"}},
+
+		{"waybill missing", func(c *Config) { c.Writeback.Waybill = nil }, []string{"writeback.waybill: required (at least one statement; the first writes :waybill, guarded)"}},
+		{"waybill statements", func(c *Config) {
+			c.Writeback.Waybill = []string{
+				"UPDATE o SET note = ':waybill' WHERE id = :key",
+				"INSERT INTO n (id, note) VALUES (:key, :waybil)",
+				"INSERT INTO n (note) VALUES (:carrier)",
+				"  ",
+				"INSERT INTO n VALUES (:key, :foo)",
+			}
+		}, []string{
+			"writeback.waybill[0]: must use the parameter :waybill",
+			"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
+			"writeback.waybill[2]: must use the parameter :key",
+			"writeback.waybill[3]: empty statement",
+			"writeback.waybill[4]: unknown parameter :foo (known: :key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now)",
+		}},
+		{"every parameter is allowed", func(c *Config) {
+			c.Writeback.Waybill = append(c.Writeback.Waybill,
+				"INSERT INTO n VALUES (:key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now)")
+		}, nil},
+		{"current_waybill", func(c *Config) { c.Writeback.CurrentWaybill = "SELECT invoice_no FROM o" }, []string{"writeback.current_waybill: must use the parameter :key"}},
+		{"status keys", func(c *Config) {
+			c.Writeback.Status = map[string][]string{
+				"delivered": {"UPDATE o SET s = 2 WHERE id = :key"},
+				"shipped":   {"UPDATE o SET s = 1 WHERE id = :key"},
+				"exception": {"INSERT INTO n VALUES (:key, :reason)", "INSERT INTO n VALUES (:reasn)"},
+			}
+		}, []string{
+			"writeback.status.exception[1]: unknown parameter :reasn (did you mean :reason?)",
+			"writeback.status.exception[1]: must use the parameter :key",
+			"writeback.status.shipped: unknown status; valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, delivered, returning, returned, cancelled, exception",
+		}},
+		{"every canonical status", func(c *Config) {
+			c.Writeback.Status = map[string][]string{}
+			for _, s := range Statuses() {
+				c.Writeback.Status[s] = []string{"UPDATE o SET s = :status WHERE id = :key"}
+			}
+		}, nil},
+
+		{"sender", func(c *Config) { c.Sender = Address{} }, []string{
+			"sender.name: required",
+			"sender.mobile: required (or sender.phone)",
+			"sender.province: required",
+			"sender.city: required",
+			"sender.address: required",
+		}},
+		{"sender phone instead of mobile", func(c *Config) { c.Sender.Mobile, c.Sender.Phone = "", "021-12345678" }, nil},
+
+		{"no carriers", func(c *Config) { c.Carriers = nil; c.Routing = Routing{} }, []string{"carriers: at least one carrier is required"}},
+		{"carrier fields", func(c *Config) {
+			c.Carriers = []Carrier{{PayType: 4, ExpType: 0, Timeout: 0, MaxInFlight: 0}}
+		}, []string{
+			"carriers[0].name: required",
+			"carriers[0].type: required (supported: kdniao)",
+			"carriers[0].url: required (the carrier's API endpoint)",
+			"carriers[0].ebusiness_id: required (set it, e.g. from ${KDNIAO_EBUSINESS_ID})",
+			"carriers[0].app_key: required (set it, e.g. from ${KDNIAO_APP_KEY})",
+			"carriers[0].shipper_code: required (the carrier's code, e.g. SF)",
+			"carriers[0].pay_type: must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got 4",
+			"carriers[0].exp_type: must be >= 1 (got 0)",
+			"carriers[0].timeout: must be > 0 (got 0s)",
+			"carriers[0].max_in_flight: must be >= 1 (got 0)",
+		}},
+		{"carrier type", func(c *Config) { c.Carriers[0].Type = "sf-express" }, []string{`carriers[0].type: unsupported type "sf-express" (supported: kdniao)`}},
+		{"carrier urls", func(c *Config) {
+			second := c.Carriers[0]
+			second.Name, second.URL = "b", "api.kdniao.com/api"
+			third := c.Carriers[0]
+			third.Name, third.URL = "c", "ftp://api.kdniao.com/api"
+			c.Carriers = append(c.Carriers, second, third)
+		}, []string{
+			`carriers[1].url: "api.kdniao.com/api" is not an absolute http(s) URL`,
+			`carriers[2].url: "ftp://api.kdniao.com/api" is not an absolute http(s) URL`,
+		}},
+		{"duplicate carrier names", func(c *Config) { c.Carriers = append(c.Carriers, c.Carriers[0], c.Carriers[0]) }, []string{
+			`carriers[1].name: duplicate name "sf" (also carriers[0])`,
+			`carriers[2].name: duplicate name "sf" (also carriers[0])`,
+		}},
+		{"carrier name in URLs", func(c *Config) { c.Carriers[0].Name = "sf express"; c.Routing.Default = "sf express" }, []string{
+			`carriers[0].name: "sf express" may hold only letters, digits, '.', '_' and '-' (it appears in URLs and metrics)`,
+		}},
+
+		{"routing", func(c *Config) {
+			c.Routing = Routing{Default: "zto", Failover: []string{"sf", "ems"}}
+		}, []string{
+			`routing.default: unknown carrier "zto" (configured: sf)`,
+			`routing.failover[1]: unknown carrier "ems" (configured: sf)`,
+		}},
+
+		{"retry", func(c *Config) { c.Retry = Retry{Interval: -1, MaxAttempts: -1, Backoff: "linear"} }, []string{
+			"retry.interval: must be > 0 (got -1ns)",
+			"retry.max_attempts: must be >= 1 (got -1)",
+			`retry.backoff: "linear" is not one of fixed, exponential`,
+		}},
+		{"watchdog", func(c *Config) { c.Watchdog = Watchdog{NoPickupAfter: -time.Hour, ScanEvery: -time.Minute} }, []string{
+			"watchdog.no_pickup_after: must be > 0 (got -1h0m0s)",
+			"watchdog.scan_every: must be > 0 (got -1m0s)",
+		}},
+		{"redis", func(c *Config) { c.State.Redis.Addr = ""; c.State.Redis.DB = -1 }, []string{
+			`state.redis.addr: required (e.g. "127.0.0.1:6379")`,
+			"state.redis.db: must not be negative (got -1)",
+		}},
+		{"http listen on all interfaces", func(c *Config) { c.HTTP.Listen = ":9464" }, nil},
+		{"http listen on any port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:0" }, nil},
+		{"http listen", func(c *Config) { c.HTTP.Listen = "9464" }, []string{`http.listen: "9464" is not host:port (e.g. "127.0.0.1:9464")`}},
+		{"workers", func(c *Config) { c.Workers = Workers{Queue: -1, LeaseTTL: -1, DrainTimeout: -1} }, []string{
+			"workers.queue: must be >= 1 (got -1)",
+			"workers.lease_ttl: must be > 0 (got -1ns)",
+			"workers.drain_timeout: must be > 0 (got -1ns)",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := *base
+			c.Carriers = slices.Clone(base.Carriers)
+			tt.mutate(&c)
+			if got := errLines(c.Validate()); !slices.Equal(got, tt.want) {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestValidateReportsEverythingAtOnce(t *testing.T) {
+	err := (&Config{}).Validate()
+	got := errLines(err)
+	// A zero Config breaks nearly every rule; each must be reported, not just the first.
+	for _, want := range []string{
+		`mode: "" is not one of all, reader, worker`,
+		"shop.user: required",
+		"orders.query: required (reads one order by :key)",
+		"carriers: at least one carrier is required",
+		"workers.drain_timeout: must be > 0 (got 0s)",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}

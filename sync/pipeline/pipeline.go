@@ -1,0 +1,443 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sources/binlog"
+	"github.com/shipsync/shipsync/sync/checkpoint"
+	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/state"
+)
+
+// Shop reads orders from and writes results to the shop's database (shopdb.DB). Calls block on
+// the database and are safe for concurrent use; errors are worth retrying.
+type Shop interface {
+	Order(ctx context.Context, key string) (shopdb.Order, bool, error)
+	Items(ctx context.Context, key string) ([]shopdb.Item, error)
+	WriteWaybill(ctx context.Context, values map[string]any) (shopdb.Outcome, string, error)
+}
+
+// Options are the parts of a pipeline built outside it.
+type Options struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Shop     *shopdb.DB
+	Meta     *sql.DB // the shop connection pool, for binlog metadata and positions
+	Store    *state.Store
+	Carriers map[string]Carrier // by configured name
+	Recover  bool               // restart from the current position and backfill (DESIGN.md §2)
+	// CheckpointEvery is how often the settled position is saved (default 1s).
+	CheckpointEvery time.Duration
+}
+
+// Pipeline is shipsync's single-process mode: binlog → workers → carrier → write-back.
+type Pipeline struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	shop     Shop
+	db       *shopdb.DB
+	meta     *sql.DB
+	store    *state.Store
+	carriers map[string]*carrierSlot
+	rule     rule
+	recover  bool
+	every    time.Duration
+
+	tracker *checkpoint.Tracker[binlog.Position]
+	jobs    chan job
+	owner   string
+	seq     atomic.Uint64
+	stats   Stats
+	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
+}
+
+type carrierSlot struct {
+	name, shipperCode string
+	c                 Carrier
+	sem               chan struct{}
+}
+
+type job struct {
+	key     string
+	seq     uint64 // binlog transaction, when tracked
+	tracked bool
+	revive  bool // a dead-lettered order sent back by `dlq retry`
+}
+
+// Stats are running totals, for the demo summary and tests (Prometheus metrics come from them).
+type Stats struct {
+	Detected, Written, AlreadyWritten, Skipped, Conflicts, DeadLettered, Retries, CarrierCalls atomic.Int64
+}
+
+// ErrCheckpointPurged means the saved binlog position is no longer on the server.
+var ErrCheckpointPurged = errors.New("checkpoint purged from the server")
+
+// New builds a pipeline; it does no I/O.
+func New(o Options) (*Pipeline, error) {
+	cfg := o.Config
+	p := &Pipeline{
+		cfg: cfg, log: o.Log, shop: o.Shop, db: o.Shop, meta: o.Meta, store: o.Store,
+		carriers: map[string]*carrierSlot{},
+		rule:     rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
+		recover:  o.Recover, every: o.CheckpointEvery,
+		tracker: checkpoint.New[binlog.Position](),
+		jobs:    make(chan job, cfg.Workers.Queue),
+		owner:   randomID(),
+	}
+	if p.every <= 0 {
+		p.every = time.Second
+	}
+	for _, c := range cfg.Carriers {
+		cl, ok := o.Carriers[c.Name]
+		if !ok {
+			return nil, fmt.Errorf("carrier %s: no client", c.Name)
+		}
+		p.carriers[c.Name] = &carrierSlot{name: c.Name, shipperCode: c.ShipperCode, c: cl,
+			sem: make(chan struct{}, c.MaxInFlight)}
+	}
+	if _, ok := p.carriers[cfg.Routing.Default]; !ok {
+		return nil, fmt.Errorf("routing.default %q is not a configured carrier", cfg.Routing.Default)
+	}
+	return p, nil
+}
+
+// Stats returns the running totals.
+func (p *Pipeline) Stats() *Stats { return &p.stats }
+
+func randomID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (p *Pipeline) workerCount() int {
+	n := 0
+	for _, c := range p.carriers {
+		n += cap(c.sem)
+	}
+	return n
+}
+
+// Run tails the binlog and ships paid orders until ctx is done, then stops reading, lets the
+// workers finish what they hold (up to workers.drain_timeout) and saves the checkpoint.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if err := p.store.Ping(ctx); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	start, backfill, err := p.startPosition(ctx)
+	if err != nil {
+		return err
+	}
+
+	stop := make(chan struct{})                                           // workers: take no new job
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx)) // cancelled after the drain budget
+	defer cancelWork()
+	var workers sync.WaitGroup
+	for i := 0; i < p.workerCount(); i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			p.work(workCtx, stop)
+		}()
+	}
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() { defer loops.Done(); p.checkpointLoop(ctx) }()
+	go func() { defer loops.Done(); p.retryLoop(ctx) }()
+
+	if backfill {
+		if err := p.backfill(ctx, start); err != nil && ctx.Err() == nil {
+			close(stop)
+			workers.Wait()
+			loops.Wait()
+			return err
+		}
+	}
+	readErr := p.read(ctx, start)
+
+	// Two-step shutdown: stop taking work, let held work finish within the budget.
+	close(stop)
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(p.cfg.Workers.DrainTimeout):
+		p.log.Warn("drain timeout: abandoning orders in flight; they are replayed on restart",
+			"timeout", p.cfg.Workers.DrainTimeout)
+		cancelWork()
+		<-done
+	}
+	loops.Wait()
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := p.saveCheckpoint(saveCtx); err != nil {
+		p.log.Error("final checkpoint not saved", "err", err)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return readErr
+}
+
+// startPosition decides where the stream starts: the checkpoint, or (first start, --recover) the
+// current position with a backfill.
+func (p *Pipeline) startPosition(ctx context.Context) (binlog.Position, bool, error) {
+	if p.recover {
+		if err := p.store.DeleteCheckpoint(ctx); err != nil {
+			return binlog.Position{}, false, err
+		}
+	}
+	cp, ok, err := p.store.LoadCheckpoint(ctx)
+	if err != nil {
+		return binlog.Position{}, false, err
+	}
+	if ok {
+		has, err := binlog.HasFile(ctx, p.meta, cp.File)
+		if err != nil {
+			return binlog.Position{}, false, err
+		}
+		if !has {
+			return binlog.Position{}, false, fmt.Errorf("%w: the saved position %s:%d is no longer on the server "+
+				"(binlog expired or purged while shipsync was stopped); restart with --recover to resume at the "+
+				"current position and run orders.backfill_query, which ships every order still paid and unshipped",
+				ErrCheckpointPurged, cp.File, cp.Pos)
+		}
+		p.log.Info("resuming at checkpoint", "file", cp.File, "pos", cp.Pos, "gtid", cp.GTID)
+		return binlog.Position{File: cp.File, Pos: cp.Pos, GTID: cp.GTID}, false, nil
+	}
+	pos, err := binlog.CurrentPosition(ctx, p.meta)
+	if err != nil {
+		return binlog.Position{}, false, err
+	}
+	p.log.Info("no checkpoint: starting at the current position with a backfill", "file", pos.File, "pos", pos.Pos)
+	return pos, true, nil
+}
+
+// backfill queues the backfill query's keys as one pseudo-transaction ending at the start
+// position, so the checkpoint is first saved once all of them are settled.
+func (p *Pipeline) backfill(ctx context.Context, start binlog.Position) error {
+	keys, err := p.db.Backfill(ctx)
+	if err != nil {
+		return err
+	}
+	p.log.Info("backfill", "orders", len(keys))
+	for _, k := range keys {
+		if err := p.enqueue(ctx, job{key: k, seq: p.tracker.Add(), tracked: true}); err != nil {
+			return err
+		}
+	}
+	p.tracker.End(start)
+	return nil
+}
+
+func (p *Pipeline) enqueue(ctx context.Context, j job) error {
+	select {
+	case p.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// read tails the binlog, reconnecting at the end of the last whole transaction read (replayed
+// rows are harmless: claims are idempotent).
+func (p *Pipeline) read(ctx context.Context, from binlog.Position) error {
+	schema, table := p.cfg.Orders.SchemaTable()
+	if schema == "" {
+		schema = p.cfg.Shop.Database
+	}
+	cfg := binlog.Config{Addr: p.cfg.Shop.Addr, User: p.cfg.Shop.User, Password: p.cfg.Shop.Password,
+		Flavor: p.cfg.Shop.Flavor, ServerID: p.cfg.Shop.ServerID, Charset: p.cfg.Shop.Charset,
+		Heartbeat: p.cfg.Shop.Heartbeat, Schema: schema, Table: table}
+	backoff := time.Second
+	for {
+		last, err := p.stream(ctx, cfg, from)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, binlog.ErrColumnMismatch) || errors.Is(err, errConfig) {
+			return err
+		}
+		if !last.IsZero() {
+			from = last
+			backoff = time.Second
+		}
+		p.log.Warn("binlog stream interrupted; reconnecting", "at", from.String(), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+var errConfig = errors.New("configuration does not match the table")
+
+// stream reads one connection's worth of events; it returns the end of the last whole
+// transaction it read.
+func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Position) (binlog.Position, error) {
+	s := binlog.New(cfg, p.meta, p.log)
+	if err := s.Start(ctx, from); err != nil {
+		return binlog.Position{}, err
+	}
+	defer s.Close()
+	var last binlog.Position
+	checked := false
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			return last, err
+		}
+		switch ev.Kind {
+		case binlog.KindCommit:
+			p.tracker.End(ev.Pos)
+			last = ev.Pos
+		case binlog.KindRows:
+			if !checked {
+				if err := p.checkColumns(ev); err != nil {
+					return last, err
+				}
+				checked = true
+			}
+			for _, r := range ev.Rows {
+				if !p.rule.transition(ev.Action, r.Before, r.After) {
+					continue
+				}
+				key, ok := r.After.Text(p.cfg.Orders.Key)
+				if !ok {
+					continue
+				}
+				p.stats.Detected.Add(1)
+				if err := p.enqueue(ctx, job{key: key, seq: p.tracker.Add(), tracked: true}); err != nil {
+					return last, err
+				}
+			}
+		}
+	}
+}
+
+// checkColumns makes a typo in orders.key / paid / when fail loudly instead of matching nothing.
+func (p *Pipeline) checkColumns(ev binlog.Event) error {
+	if len(ev.Rows) == 0 {
+		return nil
+	}
+	im := ev.Rows[0].After
+	if im.Empty() {
+		im = ev.Rows[0].Before
+	}
+	cols := []string{p.cfg.Orders.Key, p.cfg.Orders.Paid.Column}
+	for _, c := range p.cfg.Orders.When {
+		cols = append(cols, c.Column)
+	}
+	for _, c := range cols {
+		if !im.Has(c) {
+			return fmt.Errorf("%w: column %q is not in %s", errConfig, c, p.cfg.Orders.Table)
+		}
+	}
+	return nil
+}
+
+// work takes jobs until stop is closed. A job is acknowledged to the checkpoint only once its
+// order is settled; an order that cannot even be parked (Redis down) is retried here.
+func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		select {
+		case <-stop:
+			return
+		case j := <-p.jobs:
+			for attempt := 0; ; attempt++ {
+				err := p.process(ctx, j)
+				if err == nil {
+					if j.tracked {
+						p.tracker.Ack(j.seq)
+					}
+					break
+				}
+				if ctx.Err() != nil {
+					return // not acked: the checkpoint stays before it and it is replayed
+				}
+				p.log.Error("order not settled; trying again", "order", j.key, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(time.Duration(attempt+1)*time.Second, 10*time.Second)):
+				}
+			}
+		}
+	}
+}
+
+func (p *Pipeline) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.saveCheckpoint(ctx); err != nil {
+				p.log.Warn("checkpoint not saved", "err", err)
+			}
+		}
+	}
+}
+
+func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
+	pos, ok, _ := p.tracker.Watermark()
+	if !ok || pos == p.saved {
+		return nil
+	}
+	if err := p.store.SaveCheckpoint(ctx, state.Checkpoint{File: pos.File, Pos: pos.Pos, GTID: pos.GTID}); err != nil {
+		return err
+	}
+	p.saved = pos
+	return nil
+}
+
+// retryLoop feeds due retries to the workers. They are not tied to a binlog transaction: they
+// were settled (parked) when scheduled.
+func (p *Pipeline) retryLoop(ctx context.Context) {
+	every := min(p.cfg.Retry.Interval/4, 500*time.Millisecond)
+	t := time.NewTicker(max(every, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		keys, err := p.store.TakeDue(ctx, 256, p.cfg.Workers.LeaseTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("retry schedule unreadable", "err", err)
+			}
+			continue
+		}
+		for _, k := range keys {
+			if p.enqueue(ctx, job{key: k}) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (p *Pipeline) ownerToken() string {
+	return p.owner + ":" + strconv.FormatUint(p.seq.Add(1), 10)
+}

@@ -1,0 +1,189 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/state"
+)
+
+// errNotReady: the order has no items yet (MyISAM shops write them after the paid order row).
+var errNotReady = errors.New("order has no items yet")
+
+// process takes one order as far as it can go. It returns nil once the order is settled —
+// written back, conflict left alone, skipped, or parked in the retry schedule or the dead letter —
+// and an error only when not even that could be recorded.
+func (p *Pipeline) process(ctx context.Context, j job) error {
+	owner := p.ownerToken()
+	res, rec, err := p.store.Claim(ctx, j.key, owner, p.cfg.Workers.LeaseTTL, j.revive)
+	if err != nil {
+		return err
+	}
+	switch res {
+	case state.Done, state.Dead:
+		return nil
+	case state.Busy:
+		// Another worker holds it (a duplicate event, or a crashed process's lease): look again
+		// when that lease lapses.
+		return p.store.Park(ctx, j.key, rec.LeaseUntil.Add(time.Second))
+	}
+	if rec.Waybill != "" {
+		return p.writeBack(ctx, owner, rec)
+	}
+
+	if d := p.cfg.Orders.ReadDelay; d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	order, items, found, err := p.enrich(ctx, j.key)
+	switch {
+	case err != nil:
+		return p.fail(ctx, owner, rec, "", err, false)
+	case !found:
+		p.stats.Skipped.Add(1)
+		p.log.Info("order no longer eligible when read; skipped", "order", j.key)
+		return p.store.Skipped(ctx, j.key, owner, "not eligible when read (cancelled or already shipped)")
+	}
+	ship, err := shipment(order, items, p.cfg.Sender)
+	if err != nil {
+		return p.fail(ctx, owner, rec, "", err, false)
+	}
+
+	slot := p.route()
+	if err := p.store.Submitting(ctx, j.key, owner, order.Code, slot.name, slot.shipperCode); err != nil {
+		return err
+	}
+	rec.OrderCode, rec.Carrier, rec.ShipperCode = order.Code, slot.name, slot.shipperCode
+	select {
+	case slot.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.stats.CarrierCalls.Add(1)
+	wb, err := slot.c.Create(ctx, ship)
+	<-slot.sem
+	if err != nil {
+		return p.fail(ctx, owner, rec, slot.name, err, false)
+	}
+	pickup := ""
+	if !wb.PickupTime.IsZero() {
+		pickup = wb.PickupTime.Format(time.DateTime)
+	}
+	if err := p.store.RecordWaybill(ctx, j.key, owner, wb.Number, pickup); err != nil {
+		// The carrier keeps the waybill under this order code; a retry gets it back (106).
+		return err
+	}
+	rec.Waybill, rec.PickupTime = wb.Number, pickup
+	return p.writeBack(ctx, owner, rec)
+}
+
+// route picks the carrier; rules and failover come with issue #4.
+func (p *Pipeline) route() *carrierSlot { return p.carriers[p.cfg.Routing.Default] }
+
+// enrich reads the order and its items. "No items yet" is re-read until orders.ready_timeout;
+// so is "no row", which may be a commit not yet visible to a fresh read.
+func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shopdb.Item, bool, error) {
+	deadline := time.Now().Add(p.cfg.Orders.ReadyTimeout)
+	pause := 50 * time.Millisecond
+	for {
+		order, found, err := p.shop.Order(ctx, key)
+		if err != nil {
+			return shopdb.Order{}, nil, false, err
+		}
+		var items []shopdb.Item
+		ready := found
+		if found && p.db.HasItemsQuery() {
+			items, err = p.shop.Items(ctx, key)
+			if err != nil {
+				return shopdb.Order{}, nil, false, err
+			}
+			ready = len(items) > 0
+		}
+		if ready {
+			return order, items, true, nil
+		}
+		if time.Now().Add(pause).After(deadline) {
+			if found {
+				return shopdb.Order{}, nil, false, fmt.Errorf("%w after %s", errNotReady, p.cfg.Orders.ReadyTimeout)
+			}
+			return shopdb.Order{}, nil, false, nil
+		}
+		if err := sleep(ctx, pause); err != nil {
+			return shopdb.Order{}, nil, false, err
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
+
+func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record) error {
+	values := map[string]any{
+		"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
+		"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": "", "reason": "",
+		"event_time": time.Now().Format(time.DateTime), "now": time.Now().Format(time.DateTime),
+	}
+	outcome, existing, err := p.shop.WriteWaybill(ctx, values)
+	if err != nil {
+		return p.fail(ctx, owner, rec, rec.Carrier, err, true)
+	}
+	switch outcome {
+	case shopdb.Written, shopdb.AlreadyWritten:
+		if outcome == shopdb.AlreadyWritten {
+			p.stats.AlreadyWritten.Add(1)
+		}
+		if err := p.store.Written(ctx, rec.Key, owner); err != nil {
+			return err
+		}
+		p.stats.Written.Add(1)
+		return nil
+	case shopdb.Conflict:
+		p.stats.Conflicts.Add(1)
+		p.log.Warn("waybill conflict: the shop already has another waybill; left untouched",
+			"order", rec.Key, "order_code", rec.OrderCode, "ours", rec.Waybill, "theirs", existing)
+		return p.store.Conflicted(ctx, rec.Key, owner, existing)
+	default:
+		return p.deadLetter(ctx, owner, rec, "write-back matched no row: the order row is gone or no longer matches the guard", false)
+	}
+}
+
+// fail logs the failure once and parks the order: the dead letter for permanent errors and
+// exhausted retries, the retry schedule otherwise.
+func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, carrier string, cause error, waybilled bool) error {
+	attempt := rec.Attempts + 1
+	if isPermanent(cause) {
+		p.log.Warn("order failed permanently", "order", rec.Key, "carrier", carrier, "attempt", attempt, "err", cause)
+		return p.deadLetter(ctx, owner, rec, cause.Error(), true)
+	}
+	if attempt >= p.cfg.Retry.MaxAttempts {
+		p.log.Warn("order failed; retries exhausted", "order", rec.Key, "carrier", carrier, "attempt", attempt, "err", cause)
+		return p.deadLetter(ctx, owner, rec, fmt.Sprintf("gave up after %d attempts: %v", attempt, cause), true)
+	}
+	due := time.Now().Add(p.retryDelay(attempt))
+	p.log.Warn("order failed; will retry", "order", rec.Key, "carrier", carrier, "attempt", attempt,
+		"err", cause, "retry_at", due.Format(time.RFC3339))
+	p.stats.Retries.Add(1)
+	_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, true, waybilled)
+	return err
+}
+
+func (p *Pipeline) deadLetter(ctx context.Context, owner string, rec state.Record, reason string, countAttempt bool) error {
+	p.stats.DeadLettered.Add(1)
+	return p.store.DeadLetter(ctx, rec.Key, owner, reason, countAttempt)
+}
+
+// retryDelay is retry.interval; exponential backoff with jitter comes with issue #4.
+func (p *Pipeline) retryDelay(int) time.Duration { return p.cfg.Retry.Interval }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,366 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Order lifecycle states kept in the record's "state" field.
+const (
+	Detected   = "detected"   // claimed, nothing sent yet
+	Submitting = "submitting" // the carrier is being asked
+	Waybilled  = "waybilled"  // the carrier answered with a waybill; not yet in the shop
+	Written    = "written"    // the waybill is in the shop's table
+	Retry      = "retry"      // parked in the retry schedule
+	Failed     = "failed"     // in the dead letter
+	Conflict   = "conflict"   // the shop already had another waybill; left untouched
+	Skipped    = "skipped"    // no longer eligible when read (cancelled meanwhile)
+)
+
+// ErrLeaseLost means another worker took the order over after this one's lease lapsed.
+var ErrLeaseLost = errors.New("lease on order lost")
+
+// Store is the Redis state of one shipsync deployment (one key prefix).
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a store using keys under prefix.
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+func (s *Store) orderKey(key string) string { return s.prefix + "order:" + key }
+func (s *Store) retryKey() string           { return s.prefix + "retry" }
+func (s *Store) dlqKey() string             { return s.prefix + "dlq" }
+func (s *Store) checkpointKey() string      { return s.prefix + "checkpoint" }
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// Record is an order's state.
+type Record struct {
+	Key         string
+	State       string
+	OrderCode   string
+	Carrier     string
+	ShipperCode string
+	Waybill     string
+	PickupTime  string
+	Attempts    int
+	LastError   string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LeaseOwner  string
+	LeaseUntil  time.Time
+}
+
+func recordFrom(key string, m map[string]string) Record {
+	r := Record{Key: key, State: m["state"], OrderCode: m["order_code"], Carrier: m["carrier"],
+		ShipperCode: m["shipper_code"], Waybill: m["waybill"], PickupTime: m["pickup_time"],
+		LastError: m["last_error"], LeaseOwner: m["lease_owner"]}
+	r.Attempts, _ = strconv.Atoi(m["attempts"])
+	r.CreatedAt = msTime(m["created_at"])
+	r.UpdatedAt = msTime(m["updated_at"])
+	r.LeaseUntil = msTime(m["lease_until"])
+	return r
+}
+
+func msTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Get returns the order's record; ok is false when there is none.
+func (s *Store) Get(ctx context.Context, key string) (Record, bool, error) {
+	m, err := s.rdb.HGetAll(ctx, s.orderKey(key)).Result()
+	if err != nil {
+		return Record{}, false, fmt.Errorf("read order %s: %w", key, err)
+	}
+	if len(m) == 0 {
+		return Record{}, false, nil
+	}
+	return recordFrom(key, m), true, nil
+}
+
+// ClaimResult says what a claim found.
+type ClaimResult int
+
+// Claim results.
+const (
+	// Claimed: the caller holds the lease and must settle the order.
+	Claimed ClaimResult = iota + 1
+	// Done: the order is finished (written, or a conflict left untouched); nothing to do.
+	Done
+	// Dead: the order is in the dead letter; only `dlq retry` brings it back.
+	Dead
+	// Busy: another worker holds an unexpired lease; Record.LeaseUntil says until when.
+	Busy
+)
+
+// Lua keeps the read-decide-write of a claim atomic.
+var claimScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'written' or st == 'conflict' then return {'done'} end
+if st == 'failed' and ARGV[4] ~= '1' then return {'dead'} end
+local now = tonumber(ARGV[2])
+local until_ = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+local owner = redis.call('HGET', KEYS[1], 'lease_owner')
+if until_ > now and owner and owner ~= ARGV[1] then return {'busy'} end
+redis.call('HSET', KEYS[1], 'lease_owner', ARGV[1], 'lease_until', now + tonumber(ARGV[3]), 'updated_at', now)
+if not st then redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0) end
+return {'claimed'}
+`)
+
+// Claim atomically takes the order for owner for lease. reviveDead lets a dead-lettered order be
+// claimed again (dlq retry).
+func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration, reviveDead bool) (ClaimResult, Record, error) {
+	revive := "0"
+	if reviveDead {
+		revive = "1"
+	}
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key)},
+		owner, time.Now().UnixMilli(), lease.Milliseconds(), revive).StringSlice()
+	if err != nil {
+		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
+	}
+	rec, _, err := s.Get(ctx, key)
+	if err != nil {
+		return 0, Record{}, err
+	}
+	switch res[0] {
+	case "claimed":
+		return Claimed, rec, nil
+	case "done":
+		return Done, rec, nil
+	case "dead":
+		return Dead, rec, nil
+	default:
+		return Busy, rec, nil
+	}
+}
+
+// update is the one fenced write: it checks the lease owner, sets fields, optionally increments
+// attempts, moves the order in or out of the retry schedule and the dead letter, and releases the
+// lease. KEYS: order, retry, dlq. ARGV: owner, now, retry_due (” = remove from schedule, '-' =
+// leave), dlq ('1' add, '0' remove, '-' leave), release ('1'), incr ('1'), then field/value pairs.
+var updateScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
+local now = ARGV[2]
+for i = 7, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+redis.call('HSET', KEYS[1], 'updated_at', now)
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
+if ARGV[6] == '1' then attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[#ARGV]) elseif ARGV[3] ~= '-' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[#ARGV]) end
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[3], now, ARGV[#ARGV]) elseif ARGV[4] == '0' then redis.call('ZREM', KEYS[3], ARGV[#ARGV]) end
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', 0) end
+return attempts
+`)
+
+type change struct {
+	retryDue string // "" remove, "-" leave, else score
+	dlq      string // "1" add, "0" remove, "-" leave
+	release  bool
+	incr     bool
+	fields   []string
+}
+
+func (s *Store) update(ctx context.Context, key, owner string, c change) (int, error) {
+	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr)}
+	for _, f := range c.fields {
+		args = append(args, f)
+	}
+	if len(c.fields)%2 != 0 {
+		panic("state: odd field list")
+	}
+	// The order key rides last so the script can name the member of the sets.
+	args = append(args, key)
+	n, err := updateScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, args...).Int()
+	if err != nil {
+		if isLeaseLost(err) {
+			return 0, fmt.Errorf("update order %s: %w", key, ErrLeaseLost)
+		}
+		return 0, fmt.Errorf("update order %s: %w", key, err)
+	}
+	return n, nil
+}
+
+func isLeaseLost(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && len(re.Error()) >= 10 && re.Error()[:10] == "LEASE lost"
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Submitting records that the carrier is about to be asked, with the order code and carrier.
+func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, shipperCode string) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "-", dlq: "-",
+		fields: []string{"state", Submitting, "order_code", orderCode, "carrier", carrier, "shipper_code", shipperCode}})
+	return err
+}
+
+// RecordWaybill stores the carrier's waybill. It happens before the write-back, so a crash in
+// between never asks the carrier again.
+func (s *Store) RecordWaybill(ctx context.Context, key, owner, waybill, pickupTime string) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "-", dlq: "-",
+		fields: []string{"state", Waybilled, "waybill", waybill, "pickup_time", pickupTime, "last_error", ""}})
+	return err
+}
+
+// Written marks the write-back done and releases the order.
+func (s *Store) Written(ctx context.Context, key, owner string) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
+		fields: []string{"state", Written}})
+	return err
+}
+
+// Conflicted marks an order whose shop row already holds another waybill; it is left untouched.
+func (s *Store) Conflicted(ctx context.Context, key, owner, existing string) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
+		fields: []string{"state", Conflict, "last_error", "shop already has waybill " + existing}})
+	return err
+}
+
+// Skipped marks an order that was no longer eligible when read. A later paid transition may
+// claim it again.
+func (s *Store) Skipped(ctx context.Context, key, owner, reason string) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
+		fields: []string{"state", Skipped, "last_error", reason}})
+	return err
+}
+
+// ScheduleRetry parks the order in the retry schedule, due at due. countAttempt increments the
+// attempt counter (a failed carrier call) and returns the new count. The state stays Waybilled
+// when a waybill is already recorded, so the retry only writes back.
+func (s *Store) ScheduleRetry(ctx context.Context, key, owner, reason string, due time.Time, countAttempt bool, waybilled bool) (int, error) {
+	st := Retry
+	if waybilled {
+		st = Waybilled
+	}
+	return s.update(ctx, key, owner, change{retryDue: strconv.FormatInt(due.UnixMilli(), 10), dlq: "-",
+		release: true, incr: countAttempt, fields: []string{"state", st, "last_error", reason}})
+}
+
+// DeadLetter moves the order to the dead letter with its reason.
+func (s *Store) DeadLetter(ctx context.Context, key, owner, reason string, countAttempt bool) error {
+	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "1", release: true, incr: countAttempt,
+		fields: []string{"state", Failed, "last_error", reason}})
+	return err
+}
+
+// Park puts an order another worker holds into the retry schedule without touching its record,
+// so it is looked at again once that worker's lease has lapsed.
+func (s *Store) Park(ctx context.Context, key string, due time.Time) error {
+	err := s.rdb.ZAdd(ctx, s.retryKey(), redis.Z{Score: float64(due.UnixMilli()), Member: key}).Err()
+	if err != nil {
+		return fmt.Errorf("park order %s: %w", key, err)
+	}
+	return nil
+}
+
+// takeDueScript hands out due entries and pushes each one's due time past the lease, so a crash
+// before the order settles only delays it.
+var takeDueScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, k in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], k) end
+return due
+`)
+
+// TakeDue returns up to limit order keys whose retry is due, postponing each by lease.
+func (s *Store) TakeDue(ctx context.Context, limit int, lease time.Duration) ([]string, error) {
+	now := time.Now()
+	keys, err := takeDueScript.Run(ctx, s.rdb, []string{s.retryKey()},
+		now.UnixMilli(), now.Add(lease).UnixMilli(), limit).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("take due retries: %w", err)
+	}
+	return keys, nil
+}
+
+// RetryDepth and DeadDepth count the schedule and the dead letter.
+func (s *Store) RetryDepth(ctx context.Context) (int64, error) {
+	return s.rdb.ZCard(ctx, s.retryKey()).Result()
+}
+
+// DeadDepth counts the dead letter.
+func (s *Store) DeadDepth(ctx context.Context) (int64, error) {
+	return s.rdb.ZCard(ctx, s.dlqKey()).Result()
+}
+
+// DeadKeys lists the dead letter's order keys, oldest first.
+func (s *Store) DeadKeys(ctx context.Context) ([]string, error) {
+	return s.rdb.ZRange(ctx, s.dlqKey(), 0, -1).Result()
+}
+
+// Checkpoint is a saved binlog position.
+type Checkpoint struct {
+	File    string
+	Pos     uint32
+	GTID    string
+	SavedAt time.Time
+}
+
+// LoadCheckpoint returns the saved checkpoint; ok is false when there is none.
+func (s *Store) LoadCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
+	m, err := s.rdb.HGetAll(ctx, s.checkpointKey()).Result()
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", err)
+	}
+	if m["file"] == "" {
+		return Checkpoint{}, false, nil
+	}
+	pos, err := strconv.ParseUint(m["pos"], 10, 32)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("load checkpoint: bad pos %q: %w", m["pos"], err)
+	}
+	return Checkpoint{File: m["file"], Pos: uint32(pos), GTID: m["gtid"], SavedAt: msTime(m["saved_at"])}, true, nil
+}
+
+// SaveCheckpoint stores the position.
+func (s *Store) SaveCheckpoint(ctx context.Context, c Checkpoint) error {
+	err := s.rdb.HSet(ctx, s.checkpointKey(), "file", c.File, "pos", c.Pos, "gtid", c.GTID,
+		"saved_at", time.Now().UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s:%d: %w", c.File, c.Pos, err)
+	}
+	return nil
+}
+
+// DeleteCheckpoint forgets the position (--recover).
+func (s *Store) DeleteCheckpoint(ctx context.Context) error {
+	if err := s.rdb.Del(ctx, s.checkpointKey()).Err(); err != nil {
+		return fmt.Errorf("delete checkpoint: %w", err)
+	}
+	return nil
+}
+
+// CountByState scans the order records (for `shipsync status`; O(orders), never on a hot path).
+func (s *Store) CountByState(ctx context.Context) (map[string]int, error) {
+	counts := map[string]int{}
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"order:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		st, err := s.rdb.HGet(ctx, iter.Val(), "state").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("count orders: %w", err)
+		}
+		counts[st]++
+	}
+	if err := iter.Err(); err != nil {
+		return nil, fmt.Errorf("count orders: %w", err)
+	}
+	return counts, nil
+}

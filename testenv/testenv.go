@@ -1,0 +1,306 @@
+package testenv
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	// Registers the "mysql" database/sql driver.
+	_ "github.com/go-mysql-org/go-mysql/driver"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shipsync/shipsync/testenv/sqlscript"
+)
+
+const (
+	defaultMySQLAddr = "127.0.0.1:23306"
+	defaultRedisAddr = "127.0.0.1:26379"
+	mysqlUser        = "shipsync"
+	defaultPassword  = "shipsync"
+
+	// connectTimeout bounds the reachability checks so that a hung server fails the test quickly.
+	connectTimeout = 10 * time.Second
+	// cleanupTimeout bounds cleanup work, which runs after t.Context() is cancelled.
+	cleanupTimeout = 30 * time.Second
+
+	startHint = "start it with `make testenv-up`"
+)
+
+// MySQLAddr is the MariaDB testenv address: $SHIPSYNC_TEST_MYSQL_ADDR or 127.0.0.1:23306.
+func MySQLAddr() string { return envOr("SHIPSYNC_TEST_MYSQL_ADDR", defaultMySQLAddr) }
+
+// MySQLUser is the MariaDB testenv user (ALL PRIVILEGES, including replication).
+func MySQLUser() string { return mysqlUser }
+
+// MySQLPassword is the password of MySQLUser: $SHIPSYNC_TEST_MYSQL_PASSWORD or "shipsync".
+func MySQLPassword() string { return envOr("SHIPSYNC_TEST_MYSQL_PASSWORD", defaultPassword) }
+
+// RedisAddr is the Redis testenv address: $SHIPSYNC_TEST_REDIS_ADDR or 127.0.0.1:26379.
+func RedisAddr() string { return envOr("SHIPSYNC_TEST_REDIS_ADDR", defaultRedisAddr) }
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// DSN is a DSN for the go-mysql database/sql driver (driver name "mysql") connecting as MySQLUser
+// to MySQLAddr, with db as the default database ("" for none):
+//
+//	shipsync:shipsync@127.0.0.1:23306/db?collation=utf8mb4_general_ci
+//
+// The collation is explicit because the driver's default (utf8mb4_0900_ai_ci, id 255) is
+// unknown to MariaDB.
+func DSN(db string) string {
+	return url.UserPassword(MySQLUser(), MySQLPassword()).String() + "@" + MySQLAddr() +
+		"/" + url.PathEscape(db) + "?collation=utf8mb4_general_ci"
+}
+
+// RequireMySQL returns a pool connected to the MariaDB testenv without a default database,
+// closed at cleanup. It fails the test when the server is not reachable.
+func RequireMySQL(t testing.TB) *sql.DB {
+	t.Helper()
+	return openMySQL(t, "")
+}
+
+func openMySQL(t testing.TB, dbName string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", DSN(dbName))
+	if err != nil {
+		t.Fatalf("MariaDB testenv not reachable at %s: %v; %s", MySQLAddr(), err, startHint)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), connectTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		t.Fatalf("MariaDB testenv not reachable at %s: %v; %s", MySQLAddr(), err, startHint)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// NewDatabase creates an empty utf8mb4 database named after the test (t_<sanitised name>_<random>,
+// at most 64 characters) and returns a pool whose connections use it by default, and its name.
+// The database is dropped at cleanup, unless the test failed and $SHIPSYNC_TEST_KEEP_DB is set.
+func NewDatabase(t testing.TB) (*sql.DB, string) {
+	t.Helper()
+	admin := RequireMySQL(t)
+	name := databaseName(t.Name(), rand.Uint32())
+	ctx := t.Context()
+	// Identifiers cannot be bound parameters; name is made of [a-z0-9_] only.
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("SHIPSYNC_TEST_KEEP_DB") != "" {
+			t.Logf("keeping database %s of the failed test (SHIPSYNC_TEST_KEEP_DB is set)", name)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	// Registered after the drop, so it runs (LIFO) before it: close our connections first.
+	db := openMySQL(t, name)
+	return db, name
+}
+
+// databaseName turns a test name into a database name: lower-case [a-z0-9_], "t_" prefix, an
+// 8-hex-digit random suffix, 64 characters at most (the MariaDB limit).
+func databaseName(testName string, suffix uint32) string {
+	const maxLen = 64
+	tail := fmt.Sprintf("_%08x", suffix)
+	var b strings.Builder
+	b.WriteString("t_")
+	lastUnderscore := true
+	for _, r := range strings.ToLower(testName) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			lastUnderscore = false
+		} else if !lastUnderscore {
+			b.WriteByte('_')
+			lastUnderscore = true
+		}
+	}
+	base := strings.TrimRight(b.String(), "_")
+	if len(base) > maxLen-len(tail) {
+		base = strings.TrimRight(base[:maxLen-len(tail)], "_")
+	}
+	return base + tail
+}
+
+// ExecFile runs every statement of the SQL file at path on one connection of db, after
+// setting an empty session sql_mode (shops run with a relaxed sql_mode and their schemas rely on it).
+// Statements are split on ';' outside quotes and comments (see testenv/sqlscript). The connection
+// is discarded afterwards so that the script's session settings (SET NAMES utf8, sql_mode) do not
+// leak into the pool. It fails the test on the first error, naming the file and line.
+func ExecFile(t testing.TB, db *sql.DB, path string) {
+	t.Helper()
+	script, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read SQL file: %v", err)
+	}
+	if err := execScript(t.Context(), db, string(script)); err != nil {
+		t.Fatalf("exec %s: %v", path, err)
+	}
+}
+
+// ExecSQL is ExecFile for a script in a string.
+func ExecSQL(t testing.TB, db *sql.DB, script string) {
+	t.Helper()
+	if err := execScript(t.Context(), db, script); err != nil {
+		t.Fatalf("exec SQL: %v", err)
+	}
+}
+
+func execScript(ctx context.Context, db *sql.DB, script string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("get connection: %w", err)
+	}
+	defer func() {
+		// Returning driver.ErrBadConn from Raw makes database/sql close the connection instead of
+		// putting it back into the pool with the script's session state.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = ''"); err != nil {
+		return fmt.Errorf("set sql_mode: %w", err)
+	}
+	return sqlscript.Exec(ctx, conn, script)
+}
+
+// SharedSchema returns the path of a real shop schema, <module root>/../shared/schemas/<name>
+// (or $SHIPSYNC_SHARED_DIR/schemas/<name>), where the module root is the nearest directory above
+// the working directory holding go.mod. It fails the test when the file is missing.
+func SharedSchema(t testing.TB, name string) string {
+	t.Helper()
+	shared := os.Getenv("SHIPSYNC_SHARED_DIR")
+	if shared == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			t.Fatalf("find shared schema %s: %v", name, err)
+		}
+		shared = filepath.Join(filepath.Dir(root), "shared")
+	}
+	path := filepath.Join(shared, "schemas", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("shared schema %s not found: %v; CI lays shared/ beside the checkout (../shared/schemas/ next to the module root), or set SHIPSYNC_SHARED_DIR", name, err)
+	}
+	return path
+}
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// RequireRedis returns a client of the Redis testenv, closed at cleanup, and a key prefix of the
+// test's own ("shipsynctest:<test name>:<random>:"). Every key under the prefix is deleted at
+// cleanup (SCAN + DEL), so tests must put all their keys under it. It fails the test when Redis
+// is not reachable.
+func RequireRedis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: RedisAddr()})
+	ctx, cancel := context.WithTimeout(t.Context(), connectTimeout)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		t.Fatalf("Redis testenv not reachable at %s: %v; %s", RedisAddr(), err, startHint)
+	}
+	prefix := redisPrefix(t.Name(), rand.Uint32())
+	t.Cleanup(func() { _ = client.Close() })
+	// Registered after Close, so it runs (LIFO) before it.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := deletePrefix(ctx, client, prefix); err != nil {
+			t.Errorf("delete redis keys %s*: %v", prefix, err)
+		}
+	})
+	return client, prefix
+}
+
+// redisPrefix keeps [A-Za-z0-9_./-] of the test name: glob characters (*?[]\) in the prefix would
+// make the cleanup's SCAN MATCH pattern match other tests' keys.
+func redisPrefix(testName string, suffix uint32) string {
+	name := []byte(testName)
+	for i, c := range name {
+		ok := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '_' || c == '.' || c == '/' || c == '-'
+		if !ok {
+			name[i] = '_'
+		}
+	}
+	return fmt.Sprintf("shipsynctest:%s:%08x:", name, suffix)
+}
+
+func deletePrefix(ctx context.Context, client *redis.Client, prefix string) error {
+	var cursor uint64
+	for {
+		keys, next, err := client.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		if len(keys) > 0 {
+			if err := client.Del(ctx, keys...).Err(); err != nil {
+				return fmt.Errorf("del: %w", err)
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Eventually calls cond every poll (10ms if poll <= 0) until it reports true, and fails the test
+// with cond's last message when timeout passes first (or the test's context ends). cond's message says what it
+// saw, e.g. "invoice_no of order 7 is empty". It must be called from the test's goroutine.
+func Eventually(t testing.TB, timeout, poll time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	if poll <= 0 {
+		poll = 10 * time.Millisecond
+	}
+	deadline := time.Now().Add(timeout)
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	for {
+		ok, msg := cond()
+		if ok {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			t.Fatalf("condition not met within %v: %s", timeout, msg)
+		}
+		select {
+		case <-ticker.C:
+		case <-t.Context().Done():
+			t.Fatalf("test context ended while waiting: %s", msg)
+		}
+	}
+}
