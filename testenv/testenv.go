@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -225,9 +226,16 @@ func moduleRoot() (string, error) {
 // is not reachable.
 func RequireRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: RedisAddr()})
 	ctx, cancel := context.WithTimeout(t.Context(), connectTimeout)
 	defer cancel()
+	// A plain dial first: go-redis would retry a refused connection for seconds and log each try.
+	var d net.Dialer
+	probe, err := d.DialContext(ctx, "tcp", RedisAddr())
+	if err != nil {
+		t.Fatalf("Redis testenv not reachable at %s: %v; %s", RedisAddr(), err, startHint)
+	}
+	_ = probe.Close()
+	client := redis.NewClient(&redis.Options{Addr: RedisAddr()})
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		t.Fatalf("Redis testenv not reachable at %s: %v; %s", RedisAddr(), err, startHint)

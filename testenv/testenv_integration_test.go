@@ -39,23 +39,23 @@ func TestRequireMySQL(t *testing.T) {
 func TestDriverValueTypes(t *testing.T) {
 	t.Parallel()
 	db, _ := testenv.NewDatabase(t)
-	testenv.ExecSQL(t, db, `CREATE TABLE v (s varchar(10), d decimal(10,2), i int, u int unsigned, f double, n int);
-		INSERT INTO v VALUES ('北京', 12.50, -3, 4, 1.5, NULL);`)
-	for _, q := range []string{"SELECT s, d, i, u, f, n FROM v", "SELECT s, d, i, u, f, n FROM v WHERE i = ?"} {
+	testenv.ExecSQL(t, db, `CREATE TABLE v (s varchar(10), d decimal(10,2), i int, u int unsigned, f double, n int, ts datetime);
+		INSERT INTO v VALUES ('北京', 12.50, -3, 4, 1.5, NULL, '2025-06-01 09:30:00');`)
+	for _, q := range []string{"SELECT s, d, i, u, f, n, ts FROM v", "SELECT s, d, i, u, f, n, ts FROM v WHERE i = ?"} {
 		var args []any
 		if strings.Contains(q, "?") {
 			args = append(args, -3) // server-side prepared statement: binary protocol
 		}
-		vals := make([]any, 6)
-		ptrs := make([]any, 6)
+		vals := make([]any, 7)
+		ptrs := make([]any, 7)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := db.QueryRowContext(t.Context(), q, args...).Scan(ptrs...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		got := fmt.Sprintf("%T %T %T %T %T %v", vals...)
-		if want := "[]uint8 []uint8 int64 uint64 float64 <nil>"; got != want {
+		got := fmt.Sprintf("%T %T %T %T %T %v %T=%s", vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[6])
+		if want := "[]uint8 []uint8 int64 uint64 float64 <nil> []uint8=2025-06-01 09:30:00"; got != want {
 			t.Errorf("%s: value types %s, want %s", q, got, want)
 		}
 		if s, _ := vals[0].([]byte); string(s) != "北京" {

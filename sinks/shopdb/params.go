@@ -12,87 +12,11 @@ type Template struct {
 	Params []string // parameter name of each placeholder, in order
 }
 
-// Params returns the :name parameters of a SQL text in order of appearance. Quoted strings,
-// quoted identifiers and comments are skipped; "::" and ":=" are not parameters.
-func Params(sql string) []string {
-	return Compile(sql).Params
-}
-
 // Compile turns :name parameters into ? placeholders.
 func Compile(sql string) Template {
-	var out strings.Builder
-	var names []string
-	n := len(sql)
-	for i := 0; i < n; {
-		c := sql[i]
-		switch {
-		case c == '\'' || c == '"' || c == '`':
-			j := skipQuoted(sql, i)
-			out.WriteString(sql[i:j])
-			i = j
-		case c == '-' && i+1 < n && sql[i+1] == '-' || c == '#':
-			j := strings.IndexByte(sql[i:], '\n')
-			if j < 0 {
-				j = n - i
-			}
-			out.WriteString(sql[i : i+j])
-			i += j
-		case c == '/' && i+1 < n && sql[i+1] == '*':
-			j := strings.Index(sql[i+2:], "*/")
-			end := n
-			if j >= 0 {
-				end = i + 2 + j + 2
-			}
-			out.WriteString(sql[i:end])
-			i = end
-		case c == ':' && i+1 < n && sql[i+1] == ':':
-			out.WriteString("::")
-			i += 2
-		case c == ':' && i+1 < n && isIdentStart(sql[i+1]) && (i == 0 || !isIdent(sql[i-1])):
-			j := i + 1
-			for j < n && isIdent(sql[j]) {
-				j++
-			}
-			names = append(names, sql[i+1:j])
-			out.WriteByte('?')
-			i = j
-		default:
-			out.WriteByte(c)
-			i++
-		}
-	}
-	return Template{Source: sql, SQL: out.String(), Params: names}
+	q, names := Positional(sql)
+	return Template{Source: sql, SQL: q, Params: names}
 }
-
-// skipQuoted returns the index after the quoted run starting at i, honouring backslash escapes
-// and doubled quotes.
-func skipQuoted(s string, i int) int {
-	q := s[i]
-	j := i + 1
-	for j < len(s) {
-		switch s[j] {
-		case '\\':
-			if q != '`' {
-				j += 2
-				continue
-			}
-		case q:
-			if j+1 < len(s) && s[j+1] == q {
-				j += 2
-				continue
-			}
-			return j + 1
-		}
-		j++
-	}
-	return len(s)
-}
-
-func isIdentStart(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func isIdent(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' }
 
 // Args binds values to the template's placeholders. A parameter without a value is an error.
 func (t Template) Args(values map[string]any) ([]any, error) {
@@ -105,4 +29,115 @@ func (t Template) Args(values map[string]any) ([]any, error) {
 		args[i] = v
 	}
 	return args, nil
+}
+
+// Params returns the named parameters (":name") of a SQL template in order of appearance, one
+// entry per occurrence. Config validation uses it too, so the validator and the compiler always
+// agree on what is a parameter.
+//
+// A parameter is a colon followed by a letter or '_' and then letters, digits or '_'. Not
+// parameters: anything inside '...', "..." or `...` (backslash and doubled-quote escapes
+// understood, so '10:00:00' is a string), comments (-- to end of line, # to end of line,
+// /* ... */), "::" (a cast in other dialects) and ":=" (assignment).
+func Params(sql string) []string {
+	var names []string
+	scanParams(sql, func(start, end int) {
+		names = append(names, sql[start+1:end])
+	})
+	return names
+}
+
+// Positional rewrites a SQL template for the MySQL driver: every named parameter becomes "?",
+// and names lists them in order (the same list Params returns). Everything else, strings and
+// comments included, is kept byte for byte.
+func Positional(sql string) (query string, names []string) {
+	var b strings.Builder
+	last := 0
+	scanParams(sql, func(start, end int) {
+		b.WriteString(sql[last:start])
+		b.WriteByte('?')
+		names = append(names, sql[start+1:end])
+		last = end
+	})
+	if names == nil {
+		return sql, nil
+	}
+	b.WriteString(sql[last:])
+	return b.String(), names
+}
+
+// scanParams calls fn with the byte span [start, end) of every named parameter in s, the
+// colon included.
+func scanParams(s string, fn func(start, end int)) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(s, i)
+		case c == '#':
+			i = skipLine(s, i)
+		case c == '-' && strings.HasPrefix(s[i:], "--") && (i+2 == len(s) || s[i+2] <= ' '):
+			// MySQL needs whitespace after "--" for a comment: 5--3 is arithmetic.
+			i = skipLine(s, i)
+		case c == '/' && strings.HasPrefix(s[i:], "/*"):
+			if end := strings.Index(s[i+2:], "*/"); end >= 0 {
+				i += 2 + end + 2
+			} else {
+				i = len(s)
+			}
+		case c == ':':
+			j := i + 1
+			for j < len(s) && s[j] == ':' {
+				j++
+			}
+			if j > i+1 || j == len(s) || !isNameStart(s[j]) {
+				// "::", ":=", a lone colon: not a parameter.
+				i = j
+				continue
+			}
+			for j < len(s) && isNameChar(s[j]) {
+				j++
+			}
+			fn(i, j)
+			i = j
+		default:
+			i++
+		}
+	}
+}
+
+// skipQuoted returns the index just past the quoted string or identifier starting at s[i].
+// An unterminated quote runs to the end.
+func skipQuoted(s string, i int) int {
+	q := s[i]
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			if q != '`' { // backticks have no backslash escapes
+				j++
+			}
+		case q:
+			if j+1 < len(s) && s[j+1] == q { // doubled quote: an escaped quote
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+func skipLine(s string, i int) int {
+	if end := strings.IndexByte(s[i:], '\n'); end >= 0 {
+		return i + end + 1
+	}
+	return len(s)
+}
+
+func isNameStart(c byte) bool {
+	return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isNameChar(c byte) bool {
+	return isNameStart(c) || '0' <= c && c <= '9'
 }

@@ -75,7 +75,7 @@ type Condition struct {
 }
 
 // Writeback holds the SQL templates that write results into the shop's tables. Templates use
-// named parameters (see NamedParams), bound as prepared-statement arguments.
+// named parameters (see shopdb.Params), bound as prepared-statement arguments.
 type Writeback struct {
 	// Waybill runs in one transaction once a waybill exists. The first statement is the guard
 	// (e.g. "... AND invoice_no = ''"): the later ones run only when it changed a row.

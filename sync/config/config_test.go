@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
 )
 
 const exampleConfig = "../../config.yaml"
@@ -81,14 +83,14 @@ func TestLoadExample(t *testing.T) {
 		{"orders.key", cfg.Orders.Key, "order_id"},
 		{"orders.paid", cfg.Orders.Paid, Condition{Column: "pay_status", In: []string{"2"}}},
 		{"orders.when", cfg.Orders.When, []Condition{{Column: "shipping_status", In: []string{"0"}}}},
-		{"orders.query params", NamedParams(cfg.Orders.Query), []string{"key"}},
-		{"orders.items_query params", NamedParams(cfg.Orders.ItemsQuery), []string{"key"}},
-		{"orders.backfill_query params", NamedParams(cfg.Orders.BackfillQuery), []string(nil)},
+		{"orders.query params", shopdb.Params(cfg.Orders.Query), []string{"key"}},
+		{"orders.items_query params", shopdb.Params(cfg.Orders.ItemsQuery), []string{"key"}},
+		{"orders.backfill_query params", shopdb.Params(cfg.Orders.BackfillQuery), []string(nil)},
 		{"orders.ready_timeout", cfg.Orders.ReadyTimeout, 5 * time.Second},
 		{"orders.read_delay", cfg.Orders.ReadDelay, time.Duration(0)},
-		{"writeback.waybill[0] params", NamedParams(cfg.Writeback.Waybill[0]), []string{"waybill", "key"}},
-		{"writeback.waybill[1] params", NamedParams(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key"}},
-		{"writeback.current_waybill params", NamedParams(cfg.Writeback.CurrentWaybill), []string{"key"}},
+		{"writeback.waybill[0] params", shopdb.Params(cfg.Writeback.Waybill[0]), []string{"waybill", "key"}},
+		{"writeback.waybill[1] params", shopdb.Params(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key"}},
+		{"writeback.current_waybill params", shopdb.Params(cfg.Writeback.CurrentWaybill), []string{"key"}},
 		{"writeback.status keys", sortedKeys(cfg.Writeback.Status), []string{"delivered", "exception", "in_transit", "out_for_delivery", "picked_up"}},
 		{"writeback.status.delivered", len(cfg.Writeback.Status["delivered"]), 2},
 		{"sender.district", cfg.Sender.District, "青浦区"},

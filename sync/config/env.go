@@ -143,3 +143,7 @@ func joinKey(path, key string) string {
 	}
 	return path + "." + key
 }
+
+func isNameStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isNameChar(c byte) bool { return isNameStart(c) || c >= '0' && c <= '9' }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
 )
 
 // Statuses returns the canonical shipment statuses (carriers/kdniao.md), the valid keys of
@@ -89,7 +91,7 @@ func (v *validator) sql(path, sql string, allowed []string, need ...string) {
 		return
 	}
 	used := map[string]bool{}
-	for _, p := range NamedParams(sql) {
+	for _, p := range shopdb.Params(sql) {
 		if used[p] {
 			continue
 		}

@@ -91,6 +91,25 @@ func newHarness(t *testing.T, schema string, n int, simCfg sim.Config) (*harness
 // returns Run's error.
 func (h *harness) run(recover bool) (stop func() error) {
 	h.t.Helper()
+	stop, _ = h.start(recover)
+	return stop
+}
+
+// runUntilExit runs the pipeline and returns the error it stops with by itself.
+func (h *harness) runUntilExit(recover bool) error {
+	h.t.Helper()
+	stop, done := h.start(recover)
+	select {
+	case <-done:
+		return stop()
+	case <-time.After(30 * time.Second):
+		h.t.Fatal("the pipeline did not stop by itself")
+		return nil
+	}
+}
+
+func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}) {
+	h.t.Helper()
 	if err := h.cfg.Validate(); err != nil {
 		h.t.Fatal(err)
 	}
@@ -121,7 +140,8 @@ func (h *harness) run(recover bool) (stop func() error) {
 		h.t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	ended := make(chan struct{})
+	go func() { done <- p.Run(ctx); close(ended) }()
 	stopped := false
 	var runErr error
 	stop = func() error {
@@ -135,7 +155,7 @@ func (h *harness) run(recover bool) (stop func() error) {
 		return runErr
 	}
 	h.t.Cleanup(func() { stop() })
-	return stop
+	return stop, ended
 }
 
 // waitStarted waits for the first checkpoint, which the pipeline saves once its start position

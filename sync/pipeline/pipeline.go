@@ -151,20 +151,22 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.work(workCtx, stop)
 		}()
 	}
+	// The loops stop with the reader, whether ctx ended or the reader failed.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	var loops sync.WaitGroup
 	loops.Add(2)
-	go func() { defer loops.Done(); p.checkpointLoop(ctx) }()
-	go func() { defer loops.Done(); p.retryLoop(ctx) }()
+	go func() { defer loops.Done(); p.checkpointLoop(readCtx) }()
+	go func() { defer loops.Done(); p.retryLoop(readCtx) }()
 
+	var readErr error
 	if backfill {
-		if err := p.backfill(ctx, start); err != nil && ctx.Err() == nil {
-			close(stop)
-			workers.Wait()
-			loops.Wait()
-			return err
-		}
+		readErr = p.backfill(readCtx, start)
 	}
-	readErr := p.read(ctx, start)
+	if readErr == nil {
+		readErr = p.read(readCtx, start)
+	}
+	stopReading()
 
 	// Two-step shutdown: stop taking work, let held work finish within the budget.
 	close(stop)

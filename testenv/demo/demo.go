@@ -246,6 +246,51 @@ var (
 	baseTime = time.Date(2025, 6, 1, 9, 0, 0, 0, beijing).Unix()
 )
 
+// stmts keeps the prepared statements of one seeding run: a batch statement has thousands of
+// placeholders, and preparing it again for every batch would cost as much as executing it.
+type stmts struct {
+	conn *sql.Conn
+	byQ  map[string]*sql.Stmt
+}
+
+func (s *stmts) exec(ctx context.Context, q string, args ...any) error {
+	st, err := s.prepare(ctx, q)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+func (s *stmts) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *stmts) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.byQ[q]; ok {
+		return st, nil
+	}
+	st, err := s.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.byQ == nil {
+		s.byQ = map[string]*sql.Stmt{}
+	}
+	s.byQ[q] = st
+	return st, nil
+}
+
+func (s *stmts) close() {
+	for _, st := range s.byQ {
+		_ = st.Close()
+	}
+}
+
 func seedOrders(ctx context.Context, conn *sql.Conn, n int, seed int64) ([]int64, error) {
 	if n <= 0 {
 		return nil, nil
@@ -264,6 +309,8 @@ func seedOrders(ctx context.Context, conn *sql.Conn, n int, seed int64) ([]int64
 	}
 	zips, areaCodes, streets := lookups()
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(maxID)))
+	st := &stmts{conn: conn}
+	defer st.close()
 
 	ids := make([]int64, 0, n)
 	for start := 0; start < n; start += maxRowsPerInsert {
@@ -272,7 +319,7 @@ func seedOrders(ctx context.Context, conn *sql.Conn, n int, seed int64) ([]int64
 			seq := maxID + int64(start+i) + 1
 			batch[i] = newOrder(rng, seq, places, goods, zips, areaCodes, streets)
 		}
-		batchIDs, err := insertOrders(ctx, conn, batch)
+		batchIDs, err := insertOrders(ctx, st, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -348,7 +395,7 @@ func address(rng *rand.Rand, streets []string) string {
 		1+rng.IntN(20), 1+rng.IntN(4), 1+rng.IntN(30), 1+rng.IntN(4))
 }
 
-func insertOrders(ctx context.Context, conn *sql.Conn, batch []order) ([]int64, error) {
+func insertOrders(ctx context.Context, st *stmts, batch []order) ([]int64, error) {
 	args := make([]any, 0, orderColumnCount*len(batch))
 	sns := make([]any, len(batch))
 	for i, o := range batch {
@@ -356,13 +403,13 @@ func insertOrders(ctx context.Context, conn *sql.Conn, batch []order) ([]int64, 
 		sns[i] = o.sn
 	}
 	q := "INSERT INTO ecs_order_info (" + orderColumns + ") VALUES " + placeholders(len(batch), orderColumnCount)
-	if _, err := conn.ExecContext(ctx, q, args...); err != nil {
+	if err := st.exec(ctx, q, args...); err != nil {
 		return nil, fmt.Errorf("insert orders: %w", err)
 	}
 
 	// Read the ids back by order_sn rather than trusting LastInsertId to be the first of a
 	// consecutive range (auto_increment_increment, concurrent inserts, engine differences).
-	rows, err := conn.QueryContext(ctx,
+	rows, err := st.query(ctx,
 		"SELECT order_id, order_sn FROM ecs_order_info WHERE order_sn IN "+placeholders(1, len(sns)), sns...)
 	if err != nil {
 		return nil, fmt.Errorf("read order ids: %w", err)
@@ -393,7 +440,7 @@ func insertOrders(ctx context.Context, conn *sql.Conn, batch []order) ([]int64, 
 		}
 		q := "INSERT INTO ecs_order_goods (order_id, goods_id, goods_name, goods_sn, goods_number, goods_price) VALUES " +
 			placeholders(lineCount, 6)
-		if _, err := conn.ExecContext(ctx, q, lineArgs...); err != nil {
+		if err := st.exec(ctx, q, lineArgs...); err != nil {
 			return fmt.Errorf("insert order goods: %w", err)
 		}
 		lineArgs, lineCount = lineArgs[:0], 0

@@ -1,11 +1,11 @@
-package config
+package shopdb
 
 import (
 	"slices"
 	"testing"
 )
 
-func TestNamedParams(t *testing.T) {
+func TestParams(t *testing.T) {
 	tests := []struct {
 		name string
 		sql  string
@@ -53,8 +53,8 @@ func TestNamedParams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := NamedParams(tt.sql); !slices.Equal(got, tt.want) {
-				t.Errorf("NamedParams(%q) = %q, want %q", tt.sql, got, tt.want)
+			if got := Params(tt.sql); !slices.Equal(got, tt.want) {
+				t.Errorf("Params(%q) = %q, want %q", tt.sql, got, tt.want)
 			}
 		})
 	}
@@ -78,8 +78,8 @@ func TestPositional(t *testing.T) {
 		if got != tt.want || !slices.Equal(names, tt.names) {
 			t.Errorf("Positional(%q) = %q, %q; want %q, %q", tt.sql, got, names, tt.want, tt.names)
 		}
-		if p := NamedParams(tt.sql); !slices.Equal(p, names) {
-			t.Errorf("Positional and NamedParams disagree on %q: %q vs %q", tt.sql, names, p)
+		if p := Params(tt.sql); !slices.Equal(p, names) {
+			t.Errorf("Positional and Params disagree on %q: %q vs %q", tt.sql, names, p)
 		}
 	}
 }
