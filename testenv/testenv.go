@@ -76,6 +76,7 @@ func RequireMySQL(t testing.TB) *sql.DB {
 
 func openMySQL(t testing.TB, dbName string) *sql.DB {
 	t.Helper()
+	skipShort(t)
 	db, err := sql.Open("mysql", DSN(dbName))
 	if err != nil {
 		t.Fatalf("MariaDB testenv not reachable at %s: %v; %s", MySQLAddr(), err, startHint)
@@ -226,6 +227,7 @@ func moduleRoot() (string, error) {
 // is not reachable.
 func RequireRedis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
+	skipShort(t)
 	ctx, cancel := context.WithTimeout(t.Context(), connectTimeout)
 	defer cancel()
 	// A plain dial first: go-redis would retry a refused connection for seconds and log each try.
@@ -310,5 +312,14 @@ func Eventually(t testing.TB, timeout, poll time.Duration, cond func() (bool, st
 		case <-t.Context().Done():
 			t.Fatalf("test context ended while waiting: %s", msg)
 		}
+	}
+}
+
+// skipShort skips integration tests under -short (`make test-unit`); without -short a missing
+// environment fails the test, never skips it.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the testenv; skipped under -short")
 	}
 }

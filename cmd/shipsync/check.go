@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -80,8 +81,14 @@ func indent(s string) string {
 }
 
 func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
-	var n, v string
-	err := db.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE ?", name).Scan(&n, &v)
+	// Not SHOW VARIABLES LIKE ?: MariaDB cannot prepare a SHOW with a placeholder.
+	var v string
+	err := db.QueryRowContext(ctx,
+		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = ?",
+		strings.ToUpper(name)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("the server has no variable %s", name)
+	}
 	return v, err
 }
 

@@ -11,10 +11,13 @@ import (
 
 // Config holds the SQL texts, as configured, with named parameters.
 type Config struct {
-	Query          string              // one row by :key, canonical column names
-	ItemsQuery     string              // optional, the order's items by :key
-	BackfillQuery  string              // optional, keys of paid-but-unshipped orders
-	Waybill        []string            // first is the guarded update; the rest run only when it changed a row
+	Query         string // one row by :key, canonical column names
+	ItemsQuery    string // optional, the order's items by :key
+	BackfillQuery string // optional, keys of paid-but-unshipped orders
+	// Waybill: the first statement is the guarded update; the rest run when it changed the row or
+	// when the row already holds this waybill (completing a write cut short), so they must be
+	// idempotent.
+	Waybill        []string
 	CurrentWaybill string              // optional, the waybill already stored for :key
 	Status         map[string][]string // canonical status -> statements
 }
@@ -246,9 +249,19 @@ func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	if err != nil {
 		return 0, "", err
 	}
+	outcome, existing := Written, ""
 	if changed == 0 {
 		tx.Rollback() //nolint:errcheck
-		return d.whyUnchanged(ctx, values)
+		outcome, existing, err = d.whyUnchanged(ctx, values)
+		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 {
+			return outcome, existing, err
+		}
+		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a
+		// crash can fall between two statements. They are idempotent by contract; complete them.
+		if tx, err = d.db.BeginTx(ctx, nil); err != nil {
+			return 0, "", fmt.Errorf("write back waybill: %w", err)
+		}
+		defer tx.Rollback() //nolint:errcheck
 	}
 	for _, p := range d.waybill[1:] {
 		if _, err := d.exec(ctx, tx, p, values); err != nil {
@@ -258,7 +271,7 @@ func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	if err := tx.Commit(); err != nil {
 		return 0, "", fmt.Errorf("write back waybill: commit: %w", err)
 	}
-	return Written, "", nil
+	return outcome, existing, nil
 }
 
 func (d *DB) whyUnchanged(ctx context.Context, values map[string]any) (Outcome, string, error) {

@@ -89,7 +89,7 @@ func TestLoadExample(t *testing.T) {
 		{"orders.ready_timeout", cfg.Orders.ReadyTimeout, 5 * time.Second},
 		{"orders.read_delay", cfg.Orders.ReadDelay, time.Duration(0)},
 		{"writeback.waybill[0] params", shopdb.Params(cfg.Writeback.Waybill[0]), []string{"waybill", "key"}},
-		{"writeback.waybill[1] params", shopdb.Params(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key"}},
+		{"writeback.waybill[1] params", shopdb.Params(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key", "carrier", "waybill"}},
 		{"writeback.current_waybill params", shopdb.Params(cfg.Writeback.CurrentWaybill), []string{"key"}},
 		{"writeback.status keys", sortedKeys(cfg.Writeback.Status), []string{"delivered", "exception", "in_transit", "out_for_delivery", "picked_up"}},
 		{"writeback.status.delivered", len(cfg.Writeback.Status["delivered"]), 2},

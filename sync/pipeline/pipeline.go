@@ -132,13 +132,18 @@ func (p *Pipeline) workerCount() int {
 // Run tails the binlog and ships paid orders until ctx is done, then stops reading, lets the
 // workers finish what they hold (up to workers.drain_timeout) and saves the checkpoint.
 func (p *Pipeline) Run(ctx context.Context) error {
-	if err := p.store.Ping(ctx); err != nil {
+	if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	start, backfill, err := p.startPosition(ctx)
 	if err != nil {
 		return err
 	}
+
+	// Alive until the last worker is done, drain included.
+	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAlive()
+	go p.aliveLoop(aliveCtx)
 
 	stop := make(chan struct{})                                           // workers: take no new job
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx)) // cancelled after the drain budget
@@ -386,6 +391,24 @@ func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
 	}
 }
 
+// aliveTTL bounds how long the orders of a killed process stay claimed.
+const aliveTTL = 5 * time.Second
+
+func (p *Pipeline) aliveLoop(ctx context.Context) {
+	t := time.NewTicker(aliveTTL / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil && ctx.Err() == nil {
+				p.log.Warn("cannot mark the process alive in redis", "err", err)
+			}
+		}
+	}
+}
+
 func (p *Pipeline) checkpointLoop(ctx context.Context) {
 	t := time.NewTicker(p.every)
 	defer t.Stop()
@@ -425,7 +448,9 @@ func (p *Pipeline) retryLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		keys, err := p.store.TakeDue(ctx, 256, p.cfg.Workers.LeaseTTL)
+		// Taken entries are postponed, not removed, so a crash before they settle only delays
+		// them; by a little, since a second hand-out to a live worker just finds it busy.
+		keys, err := p.store.TakeDue(ctx, 256, 2*aliveTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("retry schedule unreadable", "err", err)

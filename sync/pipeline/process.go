@@ -26,9 +26,9 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 	case state.Done, state.Dead:
 		return nil
 	case state.Busy:
-		// Another worker holds it (a duplicate event, or a crashed process's lease): look again
-		// when that lease lapses.
-		return p.store.Park(ctx, j.key, rec.LeaseUntil.Add(time.Second))
+		// Another live worker holds it (a duplicate event): look again once it is done, or once
+		// its process would have been declared dead.
+		return p.store.Park(ctx, j.key, minTime(rec.LeaseUntil, time.Now().Add(aliveTTL)).Add(500*time.Millisecond))
 	}
 	if rec.Waybill != "" {
 		return p.writeBack(ctx, owner, rec)
@@ -186,4 +186,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -115,11 +115,25 @@ if st == 'failed' and ARGV[4] ~= '1' then return {'dead'} end
 local now = tonumber(ARGV[2])
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local owner = redis.call('HGET', KEYS[1], 'lease_owner')
-if until_ > now and owner and owner ~= ARGV[1] then return {'busy'} end
+if until_ > now and owner and owner ~= '' and owner ~= ARGV[1] then
+  -- A lease outlives its holder only while the holder's process is alive: a killed process's
+  -- liveness key expires within seconds, and its orders are taken over then, not after the lease.
+  local proc = string.match(owner, '^([^:]+)')
+  if redis.call('EXISTS', ARGV[5] .. proc) == 1 then return {'busy'} end
+end
 redis.call('HSET', KEYS[1], 'lease_owner', ARGV[1], 'lease_until', now + tonumber(ARGV[3]), 'updated_at', now)
 if not st then redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0) end
 return {'claimed'}
 `)
+
+// Alive marks the process alive for ttl. Owner tokens passed to Claim are "<process>:<n>"; a
+// lease whose process is no longer alive can be taken over before it expires.
+func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, s.prefix+"proc:"+process, time.Now().UnixMilli(), ttl).Err(); err != nil {
+		return fmt.Errorf("mark process alive: %w", err)
+	}
+	return nil
+}
 
 // Claim atomically takes the order for owner for lease. reviveDead lets a dead-lettered order be
 // claimed again (dlq retry).
@@ -129,7 +143,7 @@ func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duratio
 		revive = "1"
 	}
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key)},
-		owner, time.Now().UnixMilli(), lease.Milliseconds(), revive).StringSlice()
+		owner, time.Now().UnixMilli(), lease.Milliseconds(), revive, s.prefix+"proc:").StringSlice()
 	if err != nil {
 		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shipsync/shipsync/testenv"
+	"github.com/shipsync/shipsync/testenv/demo"
+)
+
+func TestCheck(t *testing.T) {
+	db, name := testenv.NewDatabase(t)
+	if err := demo.LoadSchema(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	_, prefix := testenv.RequireRedis(t)
+	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
+	t.Setenv("KDNIAO_APP_KEY", testAppKey)
+	good := writeConfig(t, name, prefix, "http://127.0.0.1:8700")
+
+	run := func(path string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := dispatch(context.Background(), []string{"check", "--config", path}, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	out, err := run(good)
+	if err != nil {
+		t.Fatalf("check on a good setup: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ok   log_bin=ON", "ok   binlog_format=ROW", "ok   binlog_row_image=FULL",
+		"ok   SQL templates prepare", "ok   redis reachable"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badSQL := filepath.Join(t.TempDir(), "bad-sql.yaml")
+	if err := os.WriteFile(badSQL, bytes.Replace(raw, []byte("SET invoice_no = :waybill"), []byte("SET invoice_number = :waybill"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(badSQL)
+	var code exitCode
+	if !errors.As(err, &code) || code != 1 || !strings.Contains(out, "FAIL SQL templates prepare: prepare writeback.waybill[0]") {
+		t.Errorf("a template naming a missing column: err %v, output:\n%s", err, out)
+	}
+
+	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(badYAML, bytes.Replace(raw, []byte("max_in_flight: 64"), []byte("max_in_flight: lots"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(badYAML)
+	if !errors.As(err, &code) || code != 1 || !strings.Contains(out, "carriers[0].max_in_flight") {
+		t.Errorf("a config with a wrong type: err %v, output:\n%s", err, out)
+	}
+}
