@@ -5,8 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // Config holds the SQL texts, as configured, with named parameters.
@@ -238,8 +242,62 @@ func (o Outcome) String() string {
 }
 
 // WriteWaybill runs writeback.waybill with values (key, waybill, carrier, ...). It returns the
-// waybill found in the shop when the outcome is Conflict.
-func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
+// waybill found in the shop when the outcome is Conflict. A transaction that loses a lock race
+// (deadlock, lock wait timeout, InnoDB's auto-increment lock) is run again at once, a few times.
+func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (outcome Outcome, existing string, err error) {
+	err = retryLocks(ctx, func() error {
+		outcome, existing, err = d.writeWaybill(ctx, values)
+		return err
+	})
+	return outcome, existing, err
+}
+
+// lockErrors are the server errors that mean "another transaction was in the way; try again".
+var lockErrors = map[uint16]bool{
+	1205: true, // ER_LOCK_WAIT_TIMEOUT
+	1213: true, // ER_LOCK_DEADLOCK
+	1467: true, // ER_AUTOINC_READ_FAILED: INSERT ... SELECT deadlocked on the AUTO-INC lock
+}
+
+// serverCode digs the server's error code out of err; the driver wraps it with pingcap/errors,
+// whose wrappers answer Cause() rather than Unwrap().
+func serverCode(err error) (uint16, bool) {
+	for err != nil {
+		if me, ok := err.(*mysql.MyError); ok {
+			return me.Code, true
+		}
+		if next := errors.Unwrap(err); next != nil {
+			err = next
+			continue
+		}
+		c, ok := err.(interface{ Cause() error })
+		if !ok || c.Cause() == err {
+			return 0, false
+		}
+		err = c.Cause()
+	}
+	return 0, false
+}
+
+func retryLocks(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = fn()
+		if code, ok := serverCode(err); !ok || !lockErrors[code] {
+			return err
+		}
+		t := time.NewTimer(time.Duration(10*(attempt+1)+rand.IntN(20)) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+	return err
+}
+
+func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, "", fmt.Errorf("write back waybill: %w", err)
@@ -318,20 +376,24 @@ func (d *DB) WriteStatus(ctx context.Context, status string, values map[string]a
 	if len(list) == 0 {
 		return false, nil
 	}
+	return true, retryLocks(ctx, func() error { return d.writeStatus(ctx, status, list, values) })
+}
+
+func (d *DB) writeStatus(ctx context.Context, status string, list []*prepared, values map[string]any) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("write back status %s: %w", status, err)
+		return fmt.Errorf("write back status %s: %w", status, err)
 	}
 	defer tx.Rollback() //nolint:errcheck
 	for _, p := range list {
 		if _, err := d.exec(ctx, tx, p, values); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("write back status %s: commit: %w", status, err)
+		return fmt.Errorf("write back status %s: commit: %w", status, err)
 	}
-	return true, nil
+	return nil
 }
 
 func (d *DB) exec(ctx context.Context, tx *sql.Tx, p *prepared, values map[string]any) (int64, error) {

@@ -1,0 +1,128 @@
+package shopdb_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/testenv"
+	"github.com/shipsync/shipsync/testenv/demo"
+)
+
+// The root config.yaml's ECShop write-back, as statements.
+var waybillSQL = []string{
+	"UPDATE ecs_order_info SET invoice_no = :waybill, shipping_status = 1 WHERE order_id = :key AND invoice_no = ''",
+	`INSERT INTO ecs_order_action (order_id, action_user, order_status, shipping_status, pay_status, action_place, action_note, log_time)
+	 SELECT order_id, 'shipsync', order_status, shipping_status, pay_status, 0, CONCAT(:carrier, ' waybill ', :waybill), UNIX_TIMESTAMP()
+	   FROM ecs_order_info o WHERE order_id = :key
+	    AND NOT EXISTS (SELECT 1 FROM ecs_order_action a WHERE a.order_id = o.order_id
+	                       AND a.action_user = 'shipsync' AND a.action_note = CONCAT(:carrier, ' waybill ', :waybill))`,
+}
+
+func open(t *testing.T) (*shopdb.DB, []int64, func(q string, args ...any) int, *sql.DB) {
+	t.Helper()
+	db, _ := testenv.NewDatabase(t)
+	ctx := context.Background()
+	if err := demo.LoadSchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := demo.Seed(ctx, db, 200, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := shopdb.Open(ctx, db, shopdb.Config{
+		Query:          "SELECT order_sn AS order_code FROM ecs_order_info WHERE order_id = :key",
+		Waybill:        waybillSQL,
+		CurrentWaybill: "SELECT invoice_no FROM ecs_order_info WHERE order_id = :key",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	count := func(q string, args ...any) int {
+		var n int
+		if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return s, ids, count, db
+}
+
+// TestConcurrentWriteBack: 64 workers writing back at once on InnoDB race for the note table's
+// AUTO-INC lock; lock errors are retried inside shopdb, so every write lands exactly once.
+func TestConcurrentWriteBack(t *testing.T) {
+	s, ids, count, _ := open(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ids))
+	sem := make(chan struct{}, 64)
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(id int64) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, _, err := s.WriteWaybill(context.Background(), map[string]any{"key": id, "waybill": fmt.Sprintf("W%d", id), "carrier": "sim"})
+			if err == nil && out != shopdb.Written {
+				err = fmt.Errorf("order %d: outcome %v", id, out)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}(id)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := count("SELECT COUNT(*) FROM ecs_order_action WHERE action_user = 'shipsync'"); n != len(ids) {
+		t.Errorf("%d notes, want %d", n, len(ids))
+	}
+}
+
+// TestWriteBackOutcomes: a replay is recognised and completes what is missing; another waybill
+// is a conflict and stays; a row that is gone is missing.
+func TestWriteBackOutcomes(t *testing.T) {
+	s, ids, count, db := open(t)
+	ctx := context.Background()
+	w := func(id int64, waybill string) (shopdb.Outcome, string) {
+		t.Helper()
+		out, existing, err := s.WriteWaybill(ctx, map[string]any{"key": id, "waybill": waybill, "carrier": "sim"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, existing
+	}
+	if out, _ := w(ids[0], "W1"); out != shopdb.Written {
+		t.Fatalf("first write: %v", out)
+	}
+	if out, _ := w(ids[0], "W1"); out != shopdb.AlreadyWritten {
+		t.Fatalf("replay: %v", out)
+	}
+	if n := count("SELECT COUNT(*) FROM ecs_order_action WHERE order_id = ?", ids[0]); n != 1 {
+		t.Fatalf("replay wrote the note again: %d notes", n)
+	}
+	// A crash on MyISAM can leave the waybill without its note: the replay completes it.
+	if out, _ := w(ids[1], "W2"); out != shopdb.Written {
+		t.Fatalf("first write: %v", out)
+	}
+	if _, err := db.Exec("DELETE FROM ecs_order_action WHERE order_id = ?", ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := w(ids[1], "W2"); out != shopdb.AlreadyWritten {
+		t.Fatalf("replay after a cut: %v", out)
+	}
+	if n := count("SELECT COUNT(*) FROM ecs_order_action WHERE order_id = ?", ids[1]); n != 1 {
+		t.Fatalf("the replay did not complete the cut write-back: %d notes", n)
+	}
+	if out, existing := w(ids[0], "OTHER"); out != shopdb.Conflict || existing != "W1" {
+		t.Fatalf("another waybill: %v %q", out, existing)
+	}
+	if out, _ := w(999999, "W3"); out != shopdb.Missing {
+		t.Fatalf("missing row: %v", out)
+	}
+}
