@@ -252,6 +252,12 @@ func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (outcome O
 	return outcome, existing, err
 }
 
+// writeTx is READ COMMITTED: InnoDB then reads the source of an INSERT ... SELECT (the ECShop
+// note's NOT EXISTS) without gap locks, which under REPEATABLE READ deadlock against the
+// table's AUTO-INC lock as soon as a few write-backs run at once. Each order is written by one
+// worker at a time (the Redis claim), so nothing needs the stronger level.
+var writeTx = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
 // lockErrors are the server errors that mean "another transaction was in the way; try again".
 var lockErrors = map[uint16]bool{
 	1205: true, // ER_LOCK_WAIT_TIMEOUT
@@ -298,7 +304,7 @@ func retryLocks(ctx context.Context, fn func() error) error {
 }
 
 func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.db.BeginTx(ctx, writeTx)
 	if err != nil {
 		return 0, "", fmt.Errorf("write back waybill: %w", err)
 	}
@@ -316,7 +322,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 		}
 		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a
 		// crash can fall between two statements. They are idempotent by contract; complete them.
-		if tx, err = d.db.BeginTx(ctx, nil); err != nil {
+		if tx, err = d.db.BeginTx(ctx, writeTx); err != nil {
 			return 0, "", fmt.Errorf("write back waybill: %w", err)
 		}
 		defer tx.Rollback() //nolint:errcheck
@@ -380,7 +386,7 @@ func (d *DB) WriteStatus(ctx context.Context, status string, values map[string]a
 }
 
 func (d *DB) writeStatus(ctx context.Context, status string, list []*prepared, values map[string]any) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.db.BeginTx(ctx, writeTx)
 	if err != nil {
 		return fmt.Errorf("write back status %s: %w", status, err)
 	}
