@@ -191,7 +191,7 @@ func SharedSchema(t testing.TB, name string) string {
 	t.Helper()
 	shared := os.Getenv("SHIPSYNC_SHARED_DIR")
 	if shared == "" {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			t.Fatalf("find shared schema %s: %v", name, err)
 		}
@@ -204,7 +204,8 @@ func SharedSchema(t testing.TB, name string) string {
 	return path
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the nearest directory at or above the working directory that holds go.mod.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

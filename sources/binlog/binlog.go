@@ -176,7 +176,7 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		// Reconnects are the caller's: it restarts at the end of the last whole transaction,
 		// whereas the syncer would resume mid-transaction without its table map.
 		DisableRetrySync: true,
-		Logger:           s.log,
+		Logger:           slog.New(quiet{s.log.Handler()}),
 		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
 			pos, err := e.DecodeHeader(data)
 			if err != nil {
@@ -536,3 +536,14 @@ func HasFile(ctx context.Context, db *sql.DB, file string) (bool, error) {
 	}
 	return found, rows.Err()
 }
+
+// quiet keeps go-mysql's per-connection Info chatter (which also dumps its config) out of the
+// daemon's log; its warnings and errors pass.
+type quiet struct{ slog.Handler }
+
+func (q quiet) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && q.Handler.Enabled(ctx, l)
+}
+
+func (q quiet) WithAttrs(a []slog.Attr) slog.Handler { return quiet{q.Handler.WithAttrs(a)} }
+func (q quiet) WithGroup(n string) slog.Handler      { return quiet{q.Handler.WithGroup(n)} }

@@ -395,31 +395,31 @@ func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
 const aliveTTL = 5 * time.Second
 
 func (p *Pipeline) aliveLoop(ctx context.Context) {
-	t := time.NewTicker(aliveTTL / 5)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil && ctx.Err() == nil {
-				p.log.Warn("cannot mark the process alive in redis", "err", err)
-			}
+	tick(ctx, aliveTTL/5, func() {
+		if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil && ctx.Err() == nil {
+			p.log.Warn("cannot mark the process alive in redis", "err", err)
 		}
-	}
+	})
 }
 
 func (p *Pipeline) checkpointLoop(ctx context.Context) {
-	t := time.NewTicker(p.every)
+	tick(ctx, p.every, func() {
+		if err := p.saveCheckpoint(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("checkpoint not saved", "err", err)
+		}
+	})
+}
+
+// tick calls fn every d until ctx is done.
+func tick(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := p.saveCheckpoint(ctx); err != nil {
-				p.log.Warn("checkpoint not saved", "err", err)
-			}
+			fn()
 		}
 	}
 }
@@ -439,15 +439,8 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 // retryLoop feeds due retries to the workers. They are not tied to a binlog transaction: they
 // were settled (parked) when scheduled.
 func (p *Pipeline) retryLoop(ctx context.Context) {
-	every := min(p.cfg.Retry.Interval/4, 500*time.Millisecond)
-	t := time.NewTicker(max(every, 50*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every := max(min(p.cfg.Retry.Interval/4, 500*time.Millisecond), 50*time.Millisecond)
+	tick(ctx, every, func() {
 		// Taken entries are postponed, not removed, so a crash before they settle only delays
 		// them; by a little, since a second hand-out to a live worker just finds it busy.
 		keys, err := p.store.TakeDue(ctx, 256, 2*aliveTTL)
@@ -455,14 +448,14 @@ func (p *Pipeline) retryLoop(ctx context.Context) {
 			if ctx.Err() == nil {
 				p.log.Warn("retry schedule unreadable", "err", err)
 			}
-			continue
+			return
 		}
 		for _, k := range keys {
 			if p.enqueue(ctx, job{key: k}) != nil {
 				return
 			}
 		}
-	}
+	})
 }
 
 func (p *Pipeline) ownerToken() string {

@@ -85,7 +85,7 @@ func main() {
 
 func run(ctx context.Context) (err error) {
 	began := time.Now()
-	root, err := moduleRoot()
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -756,20 +756,3 @@ func scanLog(path string) (warns, errs int, first []string) {
 	return warns, errs, first
 }
 
-// moduleRoot is the nearest directory at or above the working directory that holds go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run the demo inside the shipsync checkout (make demo)")
-		}
-		dir = parent
-	}
-}
