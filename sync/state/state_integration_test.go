@@ -1,0 +1,145 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/testenv"
+)
+
+func TestClaimAndLease(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	lease := time.Minute
+	if err := s.Alive(ctx, "procA", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	res, rec, err := s.Claim(ctx, "7", "procA:1", lease, false)
+	if err != nil || res != state.Claimed || rec.State != state.Detected {
+		t.Fatalf("first claim: %v %+v %v", res, rec, err)
+	}
+	// A second worker of a live process finds it busy.
+	if res, _, _ := s.Claim(ctx, "7", "procA:2", lease, false); res != state.Busy {
+		t.Fatalf("claim while held by a live process: %v", res)
+	}
+	// A process that is not alive (killed: its liveness key expired) loses the order at once.
+	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease, false); res != state.Busy {
+		// procA is alive, so procB must wait too
+		t.Fatalf("claim by another process while the holder lives: %v", res)
+	}
+	if _, err := rdb.Del(ctx, prefix+"proc:procA").Result(); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease, false); res != state.Claimed {
+		t.Fatalf("takeover from a dead process: %v", res)
+	}
+	// The old holder's writes are fenced off.
+	if err := s.RecordWaybill(ctx, "7", "procA:1", "W-OLD", ""); !errors.Is(err, state.ErrLeaseLost) {
+		t.Fatalf("write by a lapsed holder: %v", err)
+	}
+	if err := s.Submitting(ctx, "7", "procB:1", "SO7", "sim", "SIM"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordWaybill(ctx, "7", "procB:1", "W1", "2024-05-01 10:00:00"); err != nil {
+		t.Fatal(err)
+	}
+	// A crash here: the next claim sees the waybill and only writes back.
+	if _, err := rdb.Del(ctx, prefix+"proc:procB").Result(); err != nil {
+		t.Fatal(err)
+	}
+	res, rec, err = s.Claim(ctx, "7", "procC:1", lease, false)
+	if err != nil || res != state.Claimed || rec.Waybill != "W1" || rec.OrderCode != "SO7" || rec.State != state.Waybilled {
+		t.Fatalf("claim after a crash: %v %+v %v", res, rec, err)
+	}
+	if err := s.Written(ctx, "7", "procC:1"); err != nil {
+		t.Fatal(err)
+	}
+	if res, _, _ := s.Claim(ctx, "7", "procD:1", lease, false); res != state.Done {
+		t.Fatalf("claim of a written order: %v", res)
+	}
+}
+
+func TestRetryAndDeadLetter(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	lease := time.Minute
+	claim := func(key, owner string, revive bool) state.ClaimResult {
+		t.Helper()
+		res, _, err := s.Claim(ctx, key, owner, lease, revive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	claim("1", "p:1", false)
+	n, err := s.ScheduleRetry(ctx, "1", "p:1", "timeout", time.Now().Add(-time.Millisecond), true, false)
+	if err != nil || n != 1 {
+		t.Fatalf("schedule retry: %d %v", n, err)
+	}
+	claim("2", "p:2", false)
+	if _, err := s.ScheduleRetry(ctx, "2", "p:2", "timeout", time.Now().Add(time.Hour), true, false); err != nil {
+		t.Fatal(err)
+	}
+	due, err := s.TakeDue(ctx, 10, time.Minute)
+	if err != nil || !slices.Equal(due, []string{"1"}) {
+		t.Fatalf("due: %v %v", due, err)
+	}
+	if again, _ := s.TakeDue(ctx, 10, time.Minute); len(again) != 0 {
+		t.Fatalf("a taken entry was handed out again at once: %v", again)
+	}
+	if d, _ := s.RetryDepth(ctx); d != 2 {
+		t.Fatalf("retry depth %d: taken entries stay scheduled until they settle", d)
+	}
+	if res := claim("1", "p:3", false); res != state.Claimed {
+		t.Fatalf("claim of a retry: %v", res)
+	}
+	if err := s.DeadLetter(ctx, "1", "p:3", "carrier refused: bad address", true); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, _ := s.Get(ctx, "1")
+	if rec.State != state.Failed || rec.Attempts != 2 || rec.LastError != "carrier refused: bad address" {
+		t.Fatalf("dead-lettered record: %+v", rec)
+	}
+	if d, _ := s.RetryDepth(ctx); d != 1 {
+		t.Fatalf("retry depth %d after dead-lettering", d)
+	}
+	if keys, _ := s.DeadKeys(ctx); !slices.Equal(keys, []string{"1"}) {
+		t.Fatalf("dead letter: %v", keys)
+	}
+	if res := claim("1", "p:4", false); res != state.Dead {
+		t.Fatalf("a replayed event claimed a dead-lettered order: %v", res)
+	}
+	if res := claim("1", "p:5", true); res != state.Claimed {
+		t.Fatalf("dlq retry could not claim: %v", res)
+	}
+}
+
+func TestCheckpoint(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	if _, ok, err := s.LoadCheckpoint(ctx); ok || err != nil {
+		t.Fatalf("fresh store has a checkpoint: %v %v", ok, err)
+	}
+	want := state.Checkpoint{File: "mysql-bin.000003", Pos: 1234, GTID: "0-1-99"}
+	if err := s.SaveCheckpoint(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.LoadCheckpoint(ctx)
+	if err != nil || !ok || got.File != want.File || got.Pos != want.Pos || got.GTID != want.GTID || got.SavedAt.IsZero() {
+		t.Fatalf("loaded %+v %v %v", got, ok, err)
+	}
+	if err := s.DeleteCheckpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.LoadCheckpoint(ctx); ok {
+		t.Fatal("checkpoint survived delete")
+	}
+}
