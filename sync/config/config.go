@@ -112,7 +112,16 @@ type Carrier struct {
 	ExpType     int           `yaml:"exp_type"` // carrier product, 1 standard
 	Timeout     time.Duration `yaml:"timeout"`
 	MaxInFlight int           `yaml:"max_in_flight"`
+	// Secret signs requests and pushes of the signedjson type (HMAC-SHA256).
+	Secret string `yaml:"secret"`
+	// Push says the carrier pushes status updates to /push/{name} (default true); without push
+	// its waybills are polled every PollEvery.
+	Push      *bool         `yaml:"push"`
+	PollEvery time.Duration `yaml:"poll_every"`
 }
+
+// Pushes reports whether the carrier pushes status updates.
+func (c Carrier) Pushes() bool { return c.Push == nil || *c.Push }
 
 // Carrier returns the configured carrier with that name.
 func (c *Config) Carrier(name string) (Carrier, bool) {
@@ -139,8 +148,13 @@ type Retry struct {
 
 // Watchdog flags parcels that stall.
 type Watchdog struct {
-	NoPickupAfter time.Duration `yaml:"no_pickup_after"`
+	NoPickupAfter time.Duration `yaml:"no_pickup_after"` // waybill but no pickup: exception no_pickup
 	ScanEvery     time.Duration `yaml:"scan_every"`
+	// SilentAfter: a waybill of a pushing carrier with no update for this long is polled.
+	SilentAfter time.Duration `yaml:"silent_after"`
+	// StuckAfter: a paid order still without a waybill (retrying, dead-lettered) this long after
+	// it was detected is reported.
+	StuckAfter time.Duration `yaml:"stuck_after"`
 }
 
 // State is where shipsync keeps its own state.
@@ -158,7 +172,11 @@ type Redis struct {
 
 // HTTP is the daemon's listener.
 type HTTP struct {
-	Listen string `yaml:"listen"`
+	Listen  string   `yaml:"listen"`
+	TLSCert string   `yaml:"tls_cert"` // PEM files; both or neither
+	TLSKey  string   `yaml:"tls_key"`
+	Allow   []string `yaml:"allow"`    // addresses or CIDRs allowed to push; empty = any
+	MaxBody int64    `yaml:"max_body"` // bytes of one push request
 }
 
 // Kafka is used in split mode and as the events outlet.
@@ -217,6 +235,7 @@ func (c *Config) applyDefaults() {
 		setInt(&cr.MaxInFlight, 64)
 		setInt(&cr.PayType, 1)
 		setInt(&cr.ExpType, 1)
+		setDuration(&cr.PollEvery, 30*time.Minute)
 	}
 	if len(c.Carriers) > 0 {
 		setString(&c.Routing.Default, c.Carriers[0].Name)
@@ -228,11 +247,16 @@ func (c *Config) applyDefaults() {
 
 	setDuration(&c.Watchdog.NoPickupAfter, 48*time.Hour)
 	setDuration(&c.Watchdog.ScanEvery, 5*time.Minute)
+	setDuration(&c.Watchdog.SilentAfter, 24*time.Hour)
+	setDuration(&c.Watchdog.StuckAfter, time.Hour)
 
 	setString(&c.State.Redis.Addr, "127.0.0.1:6379")
 	setString(&c.State.Redis.Prefix, "shipsync:")
 
 	setString(&c.HTTP.Listen, "127.0.0.1:9464")
+	if c.HTTP.MaxBody == 0 {
+		c.HTTP.MaxBody = 1 << 20
+	}
 
 	setInt(&c.Workers.Queue, 4096)
 	setDuration(&c.Workers.LeaseTTL, 60*time.Second)
@@ -277,6 +301,9 @@ func (c Config) Redacted() Config {
 	for i := range c.Carriers {
 		if c.Carriers[i].AppKey != "" {
 			c.Carriers[i].AppKey = mask
+		}
+		if c.Carriers[i].Secret != "" {
+			c.Carriers[i].Secret = mask
 		}
 	}
 	if c.Kafka != nil {

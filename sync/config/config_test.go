@@ -105,7 +105,7 @@ func TestLoadExample(t *testing.T) {
 		{"carrier max_in_flight", sim.MaxInFlight, 64},
 		{"routing.default", cfg.Routing.Default, "sim"},
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed"}},
-		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute}},
+		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", DB: 0, Prefix: "shipsync:"}},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
 		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
@@ -272,7 +272,7 @@ func TestDefaults(t *testing.T) {
 		{"carriers[0].exp_type", cfg.Carriers[0].ExpType, 1},
 		{"routing.default", cfg.Routing.Default, "sf"},
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed"}},
-		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute}},
+		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:6379", Prefix: "shipsync:"}},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
 		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
@@ -303,6 +303,7 @@ kafka: {brokers: [k1:9092], group: g}
 func TestRedacted(t *testing.T) {
 	cfg := mustParse(t, append(readFile(t, "testdata/minimal.yaml"), `
   - {name: zto, type: kdniao, url: "https://x.example/api", ebusiness_id: e, app_key: zto-key, shipper_code: ZTO}
+  - {name: gj, type: signedjson, url: "https://y.example/api", secret: gj-hmac-key, shipper_code: GJ}
 state: {redis: {password: redis-secret}}
 `...))
 	cfg.Shop.Password = "db-secret"
@@ -325,7 +326,10 @@ state: {redis: {password: redis-secret}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"db-secret", "redis-secret", "secret", "zto-key"} {
+	if r.Carriers[2].Secret != "***" {
+		t.Errorf("carriers[2].secret = %q, want masked", r.Carriers[2].Secret)
+	}
+	for _, secret := range []string{"db-secret", "redis-secret", "app_key: secret", "zto-key", "gj-hmac-key"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("redacted config still shows %q:\n%s", secret, out)
 		}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -30,7 +31,7 @@ func Params() []string {
 }
 
 // CarrierTypes returns the supported carrier types.
-func CarrierTypes() []string { return []string{"kdniao"} }
+func CarrierTypes() []string { return []string{"kdniao", "signedjson"} }
 
 // Validate checks the configuration without any I/O and returns every problem (errors.Join),
 // each prefixed with its YAML path. It expects defaults to be applied, as Load and Parse do.
@@ -132,6 +133,8 @@ func (c *Config) problems() []problem {
 
 	v.positive("watchdog.no_pickup_after", c.Watchdog.NoPickupAfter)
 	v.positive("watchdog.scan_every", c.Watchdog.ScanEvery)
+	v.positive("watchdog.silent_after", c.Watchdog.SilentAfter)
+	v.positive("watchdog.stuck_after", c.Watchdog.StuckAfter)
 
 	v.hostPort("state.redis.addr", c.State.Redis.Addr, "127.0.0.1:6379", false)
 	if c.State.Redis.DB < 0 {
@@ -139,6 +142,19 @@ func (c *Config) problems() []problem {
 	}
 
 	v.hostPort("http.listen", c.HTTP.Listen, "127.0.0.1:9464", true)
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		v.add("http.tls_cert", "tls_cert and tls_key go together (PEM certificate and key files)")
+	}
+	for i, a := range c.HTTP.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				v.add(fmt.Sprintf("http.allow[%d]", i), "%q is not an IP address or CIDR (e.g. 10.0.0.0/8)", a)
+			}
+		}
+	}
+	if c.HTTP.MaxBody < 1024 {
+		v.add("http.max_body", "must be at least 1024 bytes (got %d)", c.HTTP.MaxBody)
+	}
 
 	v.atLeast("workers.queue", c.Workers.Queue, 1)
 	v.positive("workers.lease_ttl", c.Workers.LeaseTTL)
@@ -284,8 +300,14 @@ func (c *Config) validateCarriers(v *validator) {
 		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add(p+".url", "%q is not an absolute http(s) URL", cr.URL)
 		}
-		v.required(p+".ebusiness_id", cr.EBusinessID, " (set it, e.g. from ${KDNIAO_EBUSINESS_ID})")
-		v.required(p+".app_key", cr.AppKey, " (set it, e.g. from ${KDNIAO_APP_KEY})")
+		switch cr.Type {
+		case "kdniao":
+			v.required(p+".ebusiness_id", cr.EBusinessID, " (set it, e.g. from ${KDNIAO_EBUSINESS_ID})")
+			v.required(p+".app_key", cr.AppKey, " (set it, e.g. from ${KDNIAO_APP_KEY})")
+		case "signedjson":
+			v.required(p+".secret", cr.Secret, " (the shared HMAC secret, e.g. from ${CARRIER_SECRET})")
+		}
+		v.positive(p+".poll_every", cr.PollEvery)
 		v.required(p+".shipper_code", cr.ShipperCode, " (the carrier's code, e.g. SF)")
 		if cr.PayType < 1 || cr.PayType > 3 {
 			v.add(p+".pay_type", "must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got %d", cr.PayType)

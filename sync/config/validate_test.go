@@ -126,17 +126,30 @@ func TestValidate(t *testing.T) {
 			c.Carriers = []Carrier{{PayType: 4, ExpType: 0, Timeout: 0, MaxInFlight: 0}}
 		}, []string{
 			"carriers[0].name: required",
-			"carriers[0].type: required (supported: kdniao)",
+			"carriers[0].type: required (supported: kdniao, signedjson)",
 			"carriers[0].url: required (the carrier's API endpoint)",
-			"carriers[0].ebusiness_id: required (set it, e.g. from ${KDNIAO_EBUSINESS_ID})",
-			"carriers[0].app_key: required (set it, e.g. from ${KDNIAO_APP_KEY})",
+			"carriers[0].poll_every: must be > 0 (got 0s)",
 			"carriers[0].shipper_code: required (the carrier's code, e.g. SF)",
 			"carriers[0].pay_type: must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got 4",
 			"carriers[0].exp_type: must be >= 1 (got 0)",
 			"carriers[0].timeout: must be > 0 (got 0s)",
 			"carriers[0].max_in_flight: must be >= 1 (got 0)",
 		}},
-		{"carrier type", func(c *Config) { c.Carriers[0].Type = "sf-express" }, []string{`carriers[0].type: unsupported type "sf-express" (supported: kdniao)`}},
+		{"carrier type", func(c *Config) { c.Carriers[0].Type = "sf-express" }, []string{`carriers[0].type: unsupported type "sf-express" (supported: kdniao, signedjson)`}},
+		{"kdniao credentials", func(c *Config) { c.Carriers[0].EBusinessID, c.Carriers[0].AppKey = "", "" }, []string{
+			"carriers[0].ebusiness_id: required (set it, e.g. from ${KDNIAO_EBUSINESS_ID})",
+			"carriers[0].app_key: required (set it, e.g. from ${KDNIAO_APP_KEY})",
+		}},
+		{"signedjson secret", func(c *Config) { c.Carriers[0].Type = "signedjson" }, []string{
+			"carriers[0].secret: required (the shared HMAC secret, e.g. from ${CARRIER_SECRET})",
+		}},
+		{"http push options", func(c *Config) {
+			c.HTTP.TLSCert, c.HTTP.Allow, c.HTTP.MaxBody = "cert.pem", []string{"10.0.0.0/8", "127.0.0.1", "nope"}, 10
+		}, []string{
+			"http.tls_cert: tls_cert and tls_key go together (PEM certificate and key files)",
+			`http.allow[2]: "nope" is not an IP address or CIDR (e.g. 10.0.0.0/8)`,
+			"http.max_body: must be at least 1024 bytes (got 10)",
+		}},
 		{"carrier urls", func(c *Config) {
 			second := c.Carriers[0]
 			second.Name, second.URL = "b", "api.kdniao.com/api"
@@ -167,9 +180,12 @@ func TestValidate(t *testing.T) {
 			"retry.max_attempts: must be >= 1 (got -1)",
 			`retry.backoff: "linear" is not one of fixed, exponential`,
 		}},
-		{"watchdog", func(c *Config) { c.Watchdog = Watchdog{NoPickupAfter: -time.Hour, ScanEvery: -time.Minute} }, []string{
+		{"watchdog", func(c *Config) {
+			c.Watchdog = Watchdog{NoPickupAfter: -time.Hour, ScanEvery: -time.Minute, SilentAfter: time.Hour, StuckAfter: -time.Second}
+		}, []string{
 			"watchdog.no_pickup_after: must be > 0 (got -1h0m0s)",
 			"watchdog.scan_every: must be > 0 (got -1m0s)",
+			"watchdog.stuck_after: must be > 0 (got -1s)",
 		}},
 		{"redis", func(c *Config) { c.State.Redis.Addr = ""; c.State.Redis.DB = -1 }, []string{
 			`state.redis.addr: required (e.g. "127.0.0.1:6379")`,
