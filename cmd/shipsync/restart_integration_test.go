@@ -56,6 +56,7 @@ func writeConfig(t *testing.T, dbName, prefix, simURL string) string {
 		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
 		{"http://127.0.0.1:8700", simURL},
 		{"interval: 5s", "interval: 200ms"},
+		{"listen: 127.0.0.1:9464", "listen: 127.0.0.1:0"},
 		{"addr: 127.0.0.1:23306", "addr: " + testenv.MySQLAddr()},
 		{"addr: 127.0.0.1:26379", "addr: " + testenv.RedisAddr()},
 	} {

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -48,7 +53,12 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
-		"redis", cfg.State.Redis.Addr)
+		"redis", cfg.State.Redis.Addr, "http", cfg.HTTP.Listen)
+	stopHTTP, err := serveHTTP(ctx, cfg.HTTP, p, log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
 	err = p.Run(ctx)
 	log.Info("shipsync stopped", "written", p.Stats().Written.Load(), "dead_lettered", p.Stats().DeadLettered.Load())
 	return err
@@ -99,4 +109,43 @@ func (d *deps) close() {
 	if d.db != nil {
 		d.db.Close()
 	}
+}
+
+// serveHTTP starts the daemon's listener: carrier pushes and health. The returned function
+// shuts it down, letting pushes in progress finish (a few seconds at most).
+func serveHTTP(ctx context.Context, cfg config.HTTP, p *pipeline.Pipeline, log *slog.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	p.PushHandler().Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("http.tls_cert/tls_key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	go func() {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http listener stopped", "err", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) //nolint:errcheck // best effort at exit
+	}, nil
 }

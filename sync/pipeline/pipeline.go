@@ -15,6 +15,7 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sources/binlog"
+	"github.com/shipsync/shipsync/sources/webhook"
 	"github.com/shipsync/shipsync/sync/checkpoint"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/state"
@@ -78,6 +79,26 @@ type job struct {
 // Stats are running totals, for the demo summary and tests (Prometheus metrics come from them).
 type Stats struct {
 	Detected, Written, AlreadyWritten, Skipped, Conflicts, DeadLettered, Retries, CarrierCalls atomic.Int64
+	StatusWrites, UnknownCodes, NoPickup, Stuck, Polls                                         atomic.Int64
+
+	mu     sync.Mutex
+	pushes map[webhook.Outcome]int64
+}
+
+func (s *Stats) push(o webhook.Outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pushes == nil {
+		s.pushes = map[webhook.Outcome]int64{}
+	}
+	s.pushes[o]++
+}
+
+// Pushes counts push updates (and rejected pushes) by outcome.
+func (s *Stats) Pushes(o webhook.Outcome) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pushes[o]
 }
 
 // ErrCheckpointPurged means the saved binlog position is no longer on the server.
@@ -160,8 +181,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	var loops sync.WaitGroup
-	loops.Add(2)
+	loops.Add(4)
 	go func() { defer loops.Done(); p.checkpointLoop(readCtx) }()
+	go func() { defer loops.Done(); p.watchdog(readCtx) }()
+	go func() { defer loops.Done(); p.poller(readCtx) }()
 	go func() { defer loops.Done(); p.retryLoop(readCtx) }()
 
 	var readErr error

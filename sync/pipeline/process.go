@@ -73,7 +73,9 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 	if !wb.PickupTime.IsZero() {
 		pickup = wb.PickupTime.Format(time.DateTime)
 	}
-	if err := p.store.RecordWaybill(ctx, j.key, owner, wb.Number, pickup); err != nil {
+	now := time.Now()
+	if err := p.store.RecordWaybill(ctx, j.key, owner, slot.name, wb.Number, pickup,
+		now.Add(p.cfg.Watchdog.NoPickupAfter), now.Add(p.pollInterval(slot.name))); err != nil {
 		// The carrier keeps the waybill under this order code; a retry gets it back (106).
 		return err
 	}

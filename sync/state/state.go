@@ -40,6 +40,10 @@ func (s *Store) orderKey(key string) string { return s.prefix + "order:" + key }
 func (s *Store) retryKey() string           { return s.prefix + "retry" }
 func (s *Store) dlqKey() string             { return s.prefix + "dlq" }
 func (s *Store) checkpointKey() string      { return s.prefix + "checkpoint" }
+func (s *Store) waybillIndex() string       { return s.prefix + "waybills" }
+func (s *Store) pickupKey() string          { return s.prefix + "watch:pickup" }
+func (s *Store) pollKey() string            { return s.prefix + "poll" }
+func (s *Store) lockKey(key string) string  { return s.prefix + "lock:" + key }
 
 // Ping checks the connection.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
@@ -59,6 +63,12 @@ type Record struct {
 	UpdatedAt   time.Time
 	LeaseOwner  string
 	LeaseUntil  time.Time
+	WaybillAt   time.Time
+	// Parcel status as last applied (sync/status).
+	Status          string
+	StatusException bool
+	StatusReason    string
+	StatusTime      time.Time
 }
 
 func recordFrom(key string, m map[string]string) Record {
@@ -69,6 +79,10 @@ func recordFrom(key string, m map[string]string) Record {
 	r.CreatedAt = msTime(m["created_at"])
 	r.UpdatedAt = msTime(m["updated_at"])
 	r.LeaseUntil = msTime(m["lease_until"])
+	r.WaybillAt = msTime(m["waybill_at"])
+	r.Status, r.StatusReason = m["status"], m["status_reason"]
+	r.StatusException = m["status_exception"] == "1"
+	r.StatusTime = msTime(m["status_time"])
 	return r
 }
 
@@ -227,12 +241,37 @@ func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, 
 	return err
 }
 
+// recordWaybillScript stores the waybill, indexes it for pushes, and schedules the pickup
+// watchdog and the poller, all at once. KEYS: order, waybill index, pickup watch, poll schedule.
+// ARGV: owner, now, carrier, waybill, pickup_time, order key, pickup due (” none), poll due.
+var recordWaybillScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
+redis.call('HSET', KEYS[1], 'state', 'waybilled', 'waybill', ARGV[4], 'pickup_time', ARGV[5],
+  'last_error', '', 'updated_at', ARGV[2], 'waybill_at', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3] .. '/' .. ARGV[4], ARGV[6])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[6])
+return 1
+`)
+
 // RecordWaybill stores the carrier's waybill. It happens before the write-back, so a crash in
-// between never asks the carrier again.
-func (s *Store) RecordWaybill(ctx context.Context, key, owner, waybill, pickupTime string) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "-", dlq: "-",
-		fields: []string{"state", Waybilled, "waybill", waybill, "pickup_time", pickupTime, "last_error", ""}})
-	return err
+// between never asks the carrier again. It also indexes the waybill (pushes name waybills, not
+// orders) and schedules the no-pickup watchdog (pickupDue; zero for none) and the poller.
+func (s *Store) RecordWaybill(ctx context.Context, key, owner, carrier, waybill, pickupTime string, pickupDue, pollDue time.Time) error {
+	pd := ""
+	if !pickupDue.IsZero() {
+		pd = strconv.FormatInt(pickupDue.UnixMilli(), 10)
+	}
+	err := recordWaybillScript.Run(ctx, s.rdb,
+		[]string{s.orderKey(key), s.waybillIndex(), s.pickupKey(), s.pollKey()},
+		owner, time.Now().UnixMilli(), carrier, waybill, pickupTime, key, pd, pollDue.UnixMilli()).Err()
+	if err != nil {
+		if isLeaseLost(err) {
+			return fmt.Errorf("record waybill of %s: %w", key, ErrLeaseLost)
+		}
+		return fmt.Errorf("record waybill of %s: %w", key, err)
+	}
+	return nil
 }
 
 // Written marks the write-back done and releases the order.

@@ -40,13 +40,13 @@ func TestClaimAndLease(t *testing.T) {
 		t.Fatalf("takeover from a dead process: %v", res)
 	}
 	// The old holder's writes are fenced off.
-	if err := s.RecordWaybill(ctx, "7", "procA:1", "W-OLD", ""); !errors.Is(err, state.ErrLeaseLost) {
+	if err := s.RecordWaybill(ctx, "7", "procA:1", "sim", "W-OLD", "", time.Time{}, time.Now()); !errors.Is(err, state.ErrLeaseLost) {
 		t.Fatalf("write by a lapsed holder: %v", err)
 	}
 	if err := s.Submitting(ctx, "7", "procB:1", "SO7", "sim", "SIM"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordWaybill(ctx, "7", "procB:1", "W1", "2024-05-01 10:00:00"); err != nil {
+	if err := s.RecordWaybill(ctx, "7", "procB:1", "sim", "W1", "2024-05-01 10:00:00", time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// A crash here: the next claim sees the waybill and only writes back.

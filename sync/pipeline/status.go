@@ -1,0 +1,197 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shipsync/shipsync/sources/poll"
+	"github.com/shipsync/shipsync/sources/webhook"
+	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/sync/status"
+)
+
+// Tracker asks a carrier where a parcel is (Kdniao 1002), for carriers without push and for
+// waybills whose pushes went silent. It blocks until the carrier answers; safe for concurrent
+// use; errors are worth trying again at the next poll.
+type Tracker interface {
+	Track(ctx context.Context, shipperCode, waybill, orderCode string) (webhook.Update, error)
+}
+
+var _ webhook.Applier = (*Pipeline)(nil)
+
+// Apply applies one status update for a carrier's waybill: pushes, polls and the watchdog all
+// come through here. Updates of one order are serialised (a Redis lock), decided by the
+// monotonic rules of sync/status, written back to the shop first and recorded in Redis after,
+// so a crash in between makes the carrier's retry write it again rather than never.
+func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) (webhook.Outcome, error) {
+	if !u.Known {
+		p.stats.UnknownCodes.Add(1)
+		p.log.Warn("unknown carrier status code; taken as in transit", "carrier", carrier, "waybill", u.Waybill, "code", u.Code)
+	}
+	key, ok, err := p.store.OrderByWaybill(ctx, carrier, u.Waybill)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return webhook.UnknownWaybill, nil
+	}
+	return p.applyToOrder(ctx, key, status.Event{Status: status.Status(u.Status), Exception: u.Exception,
+		Reason: u.Reason, Time: u.Time, Code: u.Code})
+}
+
+func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event) (webhook.Outcome, error) {
+	unlock, err := p.store.Lock(ctx, key, 30*time.Second, 3*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	rec, ok, err := p.store.Get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if !ok || rec.Waybill == "" {
+		return webhook.UnknownWaybill, nil
+	}
+	cur := status.Current{Status: status.Status(rec.Status), Exception: rec.StatusException,
+		Reason: rec.StatusReason, Time: rec.StatusTime}
+	next, decision, write := status.Decide(cur, ev)
+	switch decision {
+	case status.Duplicate:
+		return webhook.Duplicate, nil
+	case status.Stale:
+		return webhook.Stale, nil
+	}
+	if write != "" {
+		values := map[string]any{
+			"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
+			"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": write, "reason": next.Reason,
+			"event_time": ev.Time.Format(time.DateTime), "now": time.Now().Format(time.DateTime),
+		}
+		if _, err := p.db.WriteStatus(ctx, write, values); err != nil {
+			return "", err
+		}
+		p.stats.StatusWrites.Add(1)
+		p.log.Info("parcel status", "order", rec.Key, "waybill", rec.Waybill, "status", next.Status,
+			"exception", next.Exception, "reason", next.Reason, "code", ev.Code)
+	}
+	err = p.store.SetStatus(ctx, key, state.ParcelStatus{
+		Status: string(next.Status), Exception: next.Exception, Reason: next.Reason, Time: next.Time,
+		PickedUp: next.Status.Rank() >= status.PickedUp.Rank(), Terminal: next.Status.Terminal(),
+		NextPoll: time.Now().Add(p.pollInterval(rec.Carrier)),
+	})
+	if err != nil {
+		return "", err
+	}
+	return webhook.OK, nil
+}
+
+// pollInterval: carriers that push are polled only when silent; the others every poll_every.
+func (p *Pipeline) pollInterval(carrier string) time.Duration {
+	if c, ok := p.cfg.Carrier(carrier); ok && !c.Pushes() {
+		return c.PollEvery
+	}
+	return p.cfg.Watchdog.SilentAfter
+}
+
+// watchdog flags waybills never picked up (exactly once each: a flagged order leaves the watch)
+// and reports paid orders stuck without a waybill. It reads only what is due.
+func (p *Pipeline) watchdog(ctx context.Context) {
+	tick(ctx, p.cfg.Watchdog.ScanEvery, func() {
+		for {
+			keys, err := p.store.DuePickups(ctx, time.Now(), 256)
+			if err != nil || len(keys) == 0 {
+				if err != nil && ctx.Err() == nil {
+					p.log.Warn("watchdog: pickup watch unreadable", "err", err)
+				}
+				break
+			}
+			for _, k := range keys {
+				o, err := p.applyToOrder(ctx, k, status.Event{Exception: true, Reason: "no_pickup", Time: time.Now(),
+					Code: "watchdog"})
+				if err != nil {
+					p.log.Warn("watchdog: no-pickup flag not applied", "order", k, "err", err)
+					return // try again next scan
+				}
+				if o == webhook.OK {
+					p.stats.NoPickup.Add(1)
+					p.log.Warn("parcel not picked up", "order", k, "after", p.cfg.Watchdog.NoPickupAfter)
+				}
+				if err := p.store.DonePickup(ctx, k); err != nil {
+					return
+				}
+			}
+		}
+		stuck, err := p.store.StuckOrders(ctx, time.Now().Add(-p.cfg.Watchdog.StuckAfter), 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("watchdog: stuck orders unreadable", "err", err)
+			}
+			return
+		}
+		for _, r := range stuck {
+			p.stats.Stuck.Add(1)
+			p.log.Warn("paid order stuck without a waybill", "order", r.Key, "state", r.State,
+				"since", r.CreatedAt.Format(time.RFC3339), "attempts", r.Attempts, "last_error", r.LastError)
+		}
+	})
+}
+
+// poller asks carriers about due waybills.
+func (p *Pipeline) poller(ctx context.Context) {
+	every := max(min(p.cfg.Watchdog.ScanEvery, 5*time.Second), 50*time.Millisecond)
+	poll.Run(ctx, every, 16, func(ctx context.Context) ([]string, error) {
+		return p.store.DuePolls(ctx, 256, time.Minute)
+	}, func(ctx context.Context, key string) {
+		if err := p.pollOne(ctx, key); err != nil && ctx.Err() == nil {
+			p.log.Warn("poll failed; will poll again", "order", key, "err", err)
+		}
+	})
+}
+
+func (p *Pipeline) pollOne(ctx context.Context, key string) error {
+	rec, ok, err := p.store.Get(ctx, key)
+	if err != nil || !ok || rec.Waybill == "" {
+		return err
+	}
+	slot, ok := p.carriers[rec.Carrier]
+	if !ok {
+		return fmt.Errorf("carrier %q is no longer configured", rec.Carrier)
+	}
+	tr, ok := slot.c.(Tracker)
+	if !ok {
+		return nil // this carrier type cannot be asked; its pushes are all there is
+	}
+	u, err := tr.Track(ctx, rec.ShipperCode, rec.Waybill, rec.OrderCode)
+	if errors.Is(err, errNoTrace) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.stats.Polls.Add(1)
+	_, err = p.Apply(ctx, rec.Carrier, u)
+	return err
+}
+
+// errNoTrace: the carrier has nothing for the waybill yet.
+var errNoTrace = errors.New("no trace yet")
+
+// pushDecoders returns the push format of every configured carrier that pushes.
+func (p *Pipeline) pushDecoders() map[string]webhook.Decoder {
+	out := map[string]webhook.Decoder{}
+	for name, slot := range p.carriers {
+		if d, ok := slot.c.(webhook.Decoder); ok {
+			out[name] = d
+		}
+	}
+	return out
+}
+
+// PushHandler is the receiver of carriers' pushes, POST /push/{carrier}.
+func (p *Pipeline) PushHandler() *webhook.Handler {
+	allow, _ := webhook.ParseAllow(p.cfg.HTTP.Allow) // validated with the config
+	return webhook.New(webhook.Config{MaxBody: p.cfg.HTTP.MaxBody, Allow: allow}, p.pushDecoders(), p,
+		func(carrier string, o webhook.Outcome) { p.stats.push(o) }, p.log)
+}
