@@ -237,7 +237,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		`orders.paid.colum: unknown key (did you mean "column"?)`,
 		`orders.ready_timeout: "5" is not a duration: add a unit (e.g. "5s")`,
 		"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
-		`writeback.status.delivred: unknown status (did you mean "delivered"?); valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, delivered, returning, returned, cancelled, exception`,
+		`writeback.status.delivred: unknown status (did you mean "delivered"?); valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, returning, delivered, returned, cancelled, exception`,
 		"sender.address: required",
 		"carriers[0].shipper_code: required (the carrier's code, e.g. SF)",
 		`carriers[0].timeout: "5 seconds" is not a duration (e.g. "5s")`,

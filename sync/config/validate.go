@@ -11,15 +11,17 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/status"
 )
 
 // Statuses returns the canonical shipment statuses (carriers/kdniao.md), the valid keys of
 // writeback.status.
 func Statuses() []string {
-	return []string{
-		"created", "picked_up", "in_transit", "out_for_delivery", "ready_for_pickup",
-		"delivered", "returning", "returned", "cancelled", "exception",
+	var out []string
+	for _, s := range status.All() {
+		out = append(out, string(s))
 	}
+	return append(out, status.ExceptionKey)
 }
 
 // Params returns the named parameters a write-back template may use.

@@ -103,7 +103,7 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			"writeback.status.exception[1]: unknown parameter :reasn (did you mean :reason?)",
 			"writeback.status.exception[1]: must use the parameter :key",
-			"writeback.status.shipped: unknown status; valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, delivered, returning, returned, cancelled, exception",
+			"writeback.status.shipped: unknown status; valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, returning, delivered, returned, cancelled, exception",
 		}},
 		{"every canonical status", func(c *Config) {
 			c.Writeback.Status = map[string][]string{}

@@ -87,8 +87,11 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (Shipm
 	}, nil
 }
 
-// kdniaoCarrier adapts kdniao.Client to Carrier.
-type kdniaoCarrier struct{ c *kdniao.Client }
+// kdniaoCarrier adapts kdniao.Client to Carrier, webhook.Decoder and Tracker.
+type kdniaoCarrier struct {
+	c                   *kdniao.Client
+	appKey, ebusinessID string
+}
 
 var _ Carrier = kdniaoCarrier{}
 
@@ -115,14 +118,4 @@ func (k kdniaoCarrier) Create(ctx context.Context, s Shipment) (Waybill, error) 
 func kdniaoAddress(a config.Address) kdniao.Address {
 	return kdniao.Address{Name: a.Name, Mobile: a.Mobile, Tel: a.Phone, ProvinceName: a.Province,
 		CityName: a.City, ExpAreaName: a.District, Address: a.Address, PostCode: a.Postcode, Company: a.Company}
-}
-
-// NewCarrier builds the client for a configured carrier.
-func NewCarrier(c config.Carrier) (Carrier, error) {
-	switch c.Type {
-	case "kdniao":
-		return kdniaoCarrier{kdniao.New(kdniao.Config{URL: c.URL, EBusinessID: c.EBusinessID, AppKey: c.AppKey,
-			ShipperCode: c.ShipperCode, PayType: c.PayType, ExpType: c.ExpType, Timeout: c.Timeout})}, nil
-	}
-	return nil, fmt.Errorf("carrier %s: unsupported type %q", c.Name, c.Type)
 }

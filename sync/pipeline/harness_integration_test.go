@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,10 @@ type harness struct {
 	store  *state.Store
 	sim    *sim.Server
 	cfg    *config.Config
+	// pushURL is where carriers push: this harness's receiver, served by the running pipeline.
+	pushURL string
+	push    atomic.Pointer[http.Handler]
+	p       *pipeline.Pipeline
 }
 
 // newHarness loads schema ("ecshop": ECShop's real install schema from ../shared; "demo": the
@@ -58,13 +64,35 @@ func newHarness(t *testing.T, schema string, n int, simCfg sim.Config) (*harness
 	}
 	rdb, prefix := testenv.RequireRedis(t)
 
+	h := &harness{t: t, db: db, dbName: name, rdb: rdb}
+	// The push receiver exists before the pipeline (the simulator needs its URL); it answers
+	// 503 until a pipeline serves it.
+	pushSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hp := h.push.Load(); hp != nil {
+			(*hp).ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not running", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(pushSrv.Close)
+	h.pushURL = pushSrv.URL + "/push/sim"
+
 	simCfg.EBusinessID, simCfg.AppKey = "test-ebusiness", testAppKey
 	if simCfg.Hang == 0 {
 		simCfg.Hang = 30 * time.Second
 	}
+	if simCfg.PushTo == "push" {
+		simCfg.PushTo = h.pushURL
+	}
 	s := sim.New(simCfg)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	if simCfg.PushTo != "" {
+		simCtx, stopSim := context.WithCancel(context.Background())
+		simDone := make(chan struct{})
+		go func() { defer close(simDone); s.Run(simCtx) }()
+		t.Cleanup(func() { stopSim(); <-simDone })
+	}
 
 	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
 	t.Setenv("KDNIAO_APP_KEY", testAppKey)
@@ -84,7 +112,9 @@ func newHarness(t *testing.T, schema string, n int, simCfg sim.Config) (*harness
 	cfg.State.Redis.Prefix = prefix
 	cfg.Retry.Interval = 200 * time.Millisecond
 	cfg.Workers.DrainTimeout = 10 * time.Second
-	return &harness{t: t, db: db, dbName: name, rdb: rdb, store: state.New(rdb, prefix), sim: s, cfg: cfg}, ids
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	h.store, h.sim, h.cfg = state.New(rdb, prefix), s, cfg
+	return h, ids
 }
 
 // run starts the pipeline in the background; the returned function stops it (like SIGTERM) and
@@ -139,6 +169,9 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.p = p
+	var push http.Handler = p.PushHandler()
+	h.push.Store(&push)
 	done := make(chan error, 1)
 	ended := make(chan struct{})
 	go func() { done <- p.Run(ctx); close(ended) }()
@@ -149,6 +182,7 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 			stopped = true
 			cancel()
 			runErr = <-done
+			h.push.Store(nil)
 			shop.Close()
 			meta.Close()
 		}

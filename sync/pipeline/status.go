@@ -63,7 +63,14 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	case status.Stale:
 		return webhook.Stale, nil
 	}
+	writes := []string{}
 	if write != "" {
+		writes = append(writes, write)
+	}
+	if write != status.ExceptionKey && next.Exception && !cur.Exception {
+		writes = append(writes, status.ExceptionKey) // a move that also raises the flag: the shop hears both
+	}
+	for _, write := range writes {
 		values := map[string]any{
 			"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
 			"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": write, "reason": next.Reason,

@@ -76,7 +76,8 @@ func (d Decision) String() string {
 //
 //   - An event with neither a Status nor the exception flag, or with a Status that is not
 //     canonical, is Stale: there is nothing to apply.
-//   - An event older than cur.Time is Stale. An equal time is not older: carriers stamp traces to
+//   - An event older than cur.Time is Stale (a zero cur.Time means no time seen yet, so even a
+//     time before year 1 is not older than it). An equal time is not older: carriers stamp traces to
 //     the minute (Kdniao's AcceptTime has no sub-second part) and several steps, e.g. arrival at
 //     the depot and out for delivery, often share one; rejecting equal times would drop the
 //     second of them. Rank, not time, orders such ties. Between an exception and a progress event
@@ -117,7 +118,7 @@ func Decide(cur Current, ev Event) (next Current, d Decision, write string) {
 	if (ev.Status == "" && !ev.Exception) || (ev.Status != "" && !ev.Status.Valid()) {
 		return cur, Stale, ""
 	}
-	if ev.Time.Before(cur.Time) {
+	if !cur.Time.IsZero() && ev.Time.Before(cur.Time) {
 		return cur, Stale, ""
 	}
 	if identical(cur, ev) {

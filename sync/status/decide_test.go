@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// shanghai is the zone of Kdniao's wall-clock times.
-var shanghai = time.FixedZone("CST", 8*60*60)
-
-// at returns a trace time m minutes after a fixed base, to the minute as carriers stamp them.
-func at(m int) time.Time { return time.Date(2024, 5, 1, 18, 0, 0, 0, shanghai).Add(time.Duration(m) * time.Minute) }
+// at returns a trace time m minutes after a fixed base, to the minute as carriers stamp them, in
+// Asia/Shanghai as Kdniao's wall-clock times are.
+func at(m int) time.Time {
+	shanghai := time.FixedZone("CST", 8*60*60)
+	return time.Date(2024, 5, 1, 18, 0, 0, 0, shanghai).Add(time.Duration(m) * time.Minute)
+}
 
 func cur(s Status, m int) Current { return Current{Status: s, Time: at(m)} }
 
@@ -46,6 +47,7 @@ func TestDecide(t *testing.T) {
 		{"first is an exception", Current{}, exc("no_pickup", 1), curExc(Created, "no_pickup", 1), Apply, ExceptionKey},
 		{"first created with exception", Current{}, flagged(Created, "no_pickup", 1), curExc(Created, "no_pickup", 1), Apply, ExceptionKey},
 		{"first with zero time", Current{}, Event{Status: InTransit}, Current{Status: InTransit}, Apply, "in_transit"},
+		{"first before year 1", Current{}, Event{Status: InTransit, Time: time.Time{}.Add(-time.Hour)}, Current{Status: InTransit, Time: time.Time{}.Add(-time.Hour)}, Apply, "in_transit"},
 
 		// Monotonic progress.
 		{"forward", cur(PickedUp, 1), prog(InTransit, 2), cur(InTransit, 2), Apply, "in_transit"},

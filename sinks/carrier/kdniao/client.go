@@ -28,7 +28,8 @@ const (
 
 // Config is one Kdniao account.
 type Config struct {
-	URL         string // e.g. https://api.kdniao.com/api/EOrderService
+	URL         string // create endpoint, e.g. https://api.kdniao.com/api/EOrderService
+	TrackURL    string // 1002 endpoint, e.g. https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx; default URL
 	EBusinessID string
 	AppKey      string
 	ShipperCode string
@@ -85,7 +86,7 @@ func (c *Client) Create(ctx context.Context, o Order) (Waybill, error) {
 		"DataSign":    {Sign(data, c.cfg.AppKey)},
 		"DataType":    {dataTypeJSON},
 	}
-	status, body, err := c.post(ctx, op, form)
+	status, body, err := c.post(ctx, op, c.cfg.URL, form)
 	if err != nil {
 		return Waybill{}, err
 	}
@@ -94,8 +95,8 @@ func (c *Client) Create(ctx context.Context, o Order) (Waybill, error) {
 
 // post sends form and returns the status and body of a 2xx answer; any other outcome is an
 // *Error classified here.
-func (c *Client) post(ctx context.Context, op string, form url.Values) (int, []byte, error) {
-	if c.cfg.URL == "" {
+func (c *Client) post(ctx context.Context, op, endpoint string, form url.Values) (int, []byte, error) {
+	if endpoint == "" {
 		return 0, nil, &Error{Op: op, Err: errors.New("no url configured"), permanent: true}
 	}
 	// Whether the request was fully written decides whether a failure is ambiguous: before
@@ -107,7 +108,7 @@ func (c *Client) post(ctx context.Context, op string, form url.Values) (int, []b
 		}
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, c.cfg.URL, strings.NewReader(form.Encode()))
+		http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, nil, &Error{Op: op, Err: err, permanent: true}
 	}
