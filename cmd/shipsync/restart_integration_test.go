@@ -186,7 +186,7 @@ func TestRestartMidStream(t *testing.T) {
 	// A waybill may be in the shop before its note: an order cut between the two statements is
 	// completed by its retry. Wait until every order is settled in Redis.
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
-		counts, err := store.CountByState(ctx)
+		counts, _, err := store.CountByState(ctx)
 		return err == nil && counts[state.Written] == len(ids), fmt.Sprintf("orders by state %v (err %v)", counts, err)
 	})
 	rows, err := db.Query(`SELECT o.order_sn, o.invoice_no,

@@ -59,18 +59,26 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "retry queue    %d\ndead letter    %d\n", retry, dead)
-	counts, err := d.store.CountByState(ctx)
+	states, parcels, err := d.store.CountByState(ctx)
 	if err != nil {
 		return err
 	}
-	states := make([]string, 0, len(counts))
-	for s := range counts {
-		states = append(states, s)
-	}
-	sort.Strings(states)
-	fmt.Fprintln(stdout, "orders by state:")
-	for _, s := range states {
-		fmt.Fprintf(stdout, "  %-12s %d\n", s, counts[s])
-	}
+	printCounts(stdout, "orders by state:", states)
+	printCounts(stdout, "parcels by status:", parcels)
 	return nil
+}
+
+func printCounts(w io.Writer, title string, counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprintln(w, title)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-26s %d\n", k, counts[k])
+	}
 }

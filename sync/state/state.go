@@ -401,19 +401,27 @@ func (s *Store) DeleteCheckpoint(ctx context.Context) error {
 	return nil
 }
 
-// CountByState scans the order records (for `shipsync status`; O(orders), never on a hot path).
-func (s *Store) CountByState(ctx context.Context) (map[string]int, error) {
-	counts := map[string]int{}
+// CountByState scans the order records (for `shipsync status`; O(orders), never on a hot path)
+// and counts them by lifecycle state and by parcel status.
+func (s *Store) CountByState(ctx context.Context) (states, parcels map[string]int, err error) {
+	states, parcels = map[string]int{}, map[string]int{}
 	iter := s.rdb.Scan(ctx, 0, s.prefix+"order:*", 1000).Iterator()
 	for iter.Next(ctx) {
-		st, err := s.rdb.HGet(ctx, iter.Val(), "state").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("count orders: %w", err)
+		v, err := s.rdb.HMGet(ctx, iter.Val(), "state", "status", "status_exception").Result()
+		if err != nil {
+			return nil, nil, fmt.Errorf("count orders: %w", err)
 		}
-		counts[st]++
+		st, _ := v[0].(string)
+		states[st]++
+		if ps, _ := v[1].(string); ps != "" {
+			if exc, _ := v[2].(string); exc == "1" {
+				ps += "+exception"
+			}
+			parcels[ps]++
+		}
 	}
 	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("count orders: %w", err)
+		return nil, nil, fmt.Errorf("count orders: %w", err)
 	}
-	return counts, nil
+	return states, parcels, nil
 }

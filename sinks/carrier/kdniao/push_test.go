@@ -211,8 +211,8 @@ func TestEncodePushSpecialCharacters(t *testing.T) {
 		t.Errorf("form = %v", form)
 	}
 	body := form.Encode()
-	if strings.ContainsAny(body, "&") && strings.Count(body, "&") != len(form)-1 {
-		t.Errorf("body has raw & inside values: %s", body)
+	if n := strings.Count(body, "&"); n != len(form)-1 {
+		t.Errorf("body has %d raw &, want only the %d between fields: %s", n, len(form)-1, body)
 	}
 	got, err := ParsePush([]byte(body), testAppKey)
 	if err != nil {
