@@ -116,11 +116,12 @@ func verify(header string, body, secret []byte, now time.Time, tolerance time.Du
 	if !matched {
 		return t, "", fmt.Errorf("%w: no v1 entry matches", ErrBadSignature)
 	}
+	// Sub saturates, and negating its minimum overflows: compare age with -tolerance instead.
 	switch age := now.Sub(t); {
 	case age > tolerance:
 		return t, "", fmt.Errorf("%w: signed %v ago, tolerance %v", ErrStale, age.Truncate(time.Second), tolerance)
-	case -age > tolerance:
-		return t, "", fmt.Errorf("%w: signed %v in the future, tolerance %v", ErrStale, (-age).Truncate(time.Second), tolerance)
+	case age < -tolerance:
+		return t, "", fmt.Errorf("%w: signed %v in the future, tolerance %v", ErrStale, t.Sub(now).Truncate(time.Second), tolerance)
 	}
 	return t, string(want), nil
 }

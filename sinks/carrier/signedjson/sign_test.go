@@ -138,6 +138,8 @@ func TestVerify(t *testing.T) {
 		{"t a day old", good, body, secret, at.Add(24 * time.Hour), 0, ErrStale},
 		{"tolerance 10 s, 11 s old", good, body, secret, at.Add(11 * time.Second), 10 * time.Second, ErrStale},
 		{"tolerance 10 s, 10 s old", good, body, secret, at.Add(10 * time.Second), 10 * time.Second, nil},
+		{"t far in the future, authentic", Sign(secret, time.Unix(999_999_999_999_999_999, 0), body), body, secret, at, 0, ErrStale},
+		{"t zero, authentic", Sign(secret, time.Unix(0, 0), body), body, secret, at, 0, ErrStale},
 		{"stale and forged", "t=1700000000,v1=" + otherSig, body, secret, at.Add(time.Hour), 0, ErrBadSignature},
 	}
 	for _, tt := range tests {

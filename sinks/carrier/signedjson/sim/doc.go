@@ -5,7 +5,8 @@
 // It verifies the signature of every create request over the raw body (a failure answers 401
 // and is counted), creates waybills idempotently by order_code ("GJ" + 10 digits; a repeat
 // answers the same waybill with "repeat":true), signs every answer, and keeps counts so that
-// tests can prove that no order got two waybills. Push and PushRaw play the carrier's other
+// tests can prove that no order got two waybills. It does not reject replayed creates: a create
+// is idempotent, and a client's retry within the same second is byte-identical to the first try. Push and PushRaw play the carrier's other
 // half: signed (or forged) status pushes to a receiver. Fault knobs (latency after committing,
 // HTTP 500 before creating, unsigned answers) can be changed at run time with SetFaults.
 //
