@@ -170,7 +170,9 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 		h.t.Fatal(err)
 	}
 	h.p = p
-	var push http.Handler = p.PushHandler()
+	mux := http.NewServeMux()
+	p.PushHandler().Register(mux)
+	var push http.Handler = mux
 	h.push.Store(&push)
 	done := make(chan error, 1)
 	ended := make(chan struct{})

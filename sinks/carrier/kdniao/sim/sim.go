@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +21,7 @@ const (
 	maxBodyBytes = 1 << 20
 
 	requestTypeCreate = "1007"
+	requestTypeTrack  = "1002"
 
 	codeCreated     = "100"
 	codeMissing     = "101"
@@ -54,6 +56,27 @@ type Config struct {
 	Seed        int64
 	// Prefix starts every waybill number, default "SIM".
 	Prefix string
+
+	// PushTo is the URL that 101 trace pushes are POSTed to (e.g.
+	// http://127.0.0.1:9464/push/sim) by Run; empty means no pushes. 1002 queries work either way.
+	PushTo string
+	// TimeScale is how many simulated seconds pass per real second, default 3600 (an hour a
+	// second; 86400 makes a day pass in a second). Each waybill's simulated clock starts at its
+	// creation: simulated now = created + real time since × TimeScale.
+	TimeScale float64
+	// PushEvery is the real-time tick of the push loop, default 50ms.
+	PushEvery time.Duration
+
+	// Push faults, each the fraction of pushes it hits: DuplicateRate sends a push twice
+	// (sometimes both at once); OutOfOrderRate holds a push back and sends it after the next one
+	// for its waybills; BadSignatureRate sends a push first with a corrupted DataSign, then
+	// correctly; DropRate never sends a push and never retries it.
+	DuplicateRate, OutOfOrderRate, BadSignatureRate, DropRate float64
+	// Plan rates, each the fraction of waybills whose plan it picks (drawn once at create, from
+	// the seed): NoPickupRate never gets a trace; ReturnRate is refused at the door and returned
+	// to the sender; ExceptionRate has a delivery exception, then is delivered. Together at most
+	// 1; the rest are delivered normally. See README.md for the plans and their timings.
+	ExceptionRate, ReturnRate, NoPickupRate float64
 }
 
 // Faults are the knobs that can change while the simulator runs.
@@ -72,14 +95,36 @@ type Stats struct {
 	Invalid  int64 `json:"invalid"`  // unreadable or incomplete requests, unsupported RequestType
 	Errors   int64 `json:"errors"`   // HTTP 500 faults
 	Timeouts int64 `json:"timeouts"` // timeout-after-commit faults
+
+	// Every push POST counts once in PushesSent and then in exactly one of PushesAcked,
+	// PushesFailed and PushesBadSigned.
+	PushesSent            int64 `json:"pushes_sent"`              // POSTs of 101 pushes: copies, retries, held ones
+	PushesAcked           int64 `json:"pushes_acked"`             // correctly signed, answered HTTP 200 with Success:true
+	PushesFailed          int64 `json:"pushes_failed"`            // correctly signed, not acknowledged; retried unless superseded
+	PushesDropped         int64 `json:"pushes_dropped"`           // never sent (drop fault)
+	PushesDuplicated      int64 `json:"pushes_duplicated"`        // extra copies sent (duplicate fault)
+	PushesReordered       int64 `json:"pushes_reordered"`         // held back and sent after a newer one (out-of-order fault)
+	PushesBadSigned       int64 `json:"pushes_bad_signed"`        // copies sent with a corrupted DataSign (bad-signature fault)
+	PushesBadSignAccepted int64 `json:"pushes_bad_sign_accepted"` // of those, acknowledged: the receiver did not verify
+	Queries               int64 `json:"queries"`                  // 1002 instant queries answered
 }
 
-// record is one allocated waybill; kept so that trace pushes can be driven from it.
+// record is one allocated waybill and its trace plan. The fields up to plan never change after
+// commit and are read without a lock; the push state after them is guarded by Server.mu.
 type record struct {
 	logisticCode string
 	orderCode    string
 	shipperCode  string
 	created      time.Time
+	from, to     string // sender's and receiver's city, for trace texts
+	plan         []step
+
+	level    int       // events covered by the newest push issued (sent, held or dropped)
+	acked    int       // events covered by the newest push acknowledged or dropped
+	inflight int       // pushes carrying this waybill being sent
+	failures int       // unacknowledged attempts in a row, for the backoff
+	retryAt  time.Time // real time before which a failed push is not retried; zero: none pending
+	held     *push     // a push held back by the out-of-order fault, sent after the next one
 }
 
 // Server is the simulator. It implements http.Handler and is safe for concurrent use.
@@ -93,15 +138,30 @@ type Server struct {
 
 	faults atomic.Pointer[Faults]
 
+	seed      int64
+	scale     float64
+	rates     planRates
+	pushTo    string
+	pushEvery time.Duration
+	pushFault pushFaults
+	http      *http.Client
+	loc       *time.Location
+	now       func() time.Time // time.Now; tests replace it before any request
+	running   atomic.Bool
+
 	rngMu sync.Mutex
 	rng   *mrand.Rand
 
-	mu      sync.Mutex
-	seq     int64
-	byOrder map[string]*record
-	records []*record // creation order
+	mu        sync.Mutex
+	seq       int64
+	byOrder   map[string]*record
+	byWaybill map[string]*record
+	active    []*record // waybills whose pushes are not all acknowledged; only when pushing
+	lastDue   time.Time // when the last event of any plan becomes due
 
-	requests, creates, repeats, rejects, invalid, errors, timeouts atomic.Int64
+	requests, creates, repeats, rejects, invalid, errors, timeouts         atomic.Int64
+	pushesSent, pushesAcked, pushesFailed, pushesDropped, pushesDuplicated atomic.Int64
+	pushesReordered, pushesBadSigned, pushesBadSignAccepted, queries       atomic.Int64
 }
 
 // New returns a simulator for cfg with defaults applied.
@@ -112,6 +172,14 @@ func New(cfg Config) *Server {
 	if cfg.Prefix == "" {
 		cfg.Prefix = defaultPrefix
 	}
+	if !(cfg.TimeScale > 0) { // NaN too
+		cfg.TimeScale = defaultTimeScale
+	}
+	if cfg.PushEvery <= 0 {
+		cfg.PushEvery = defaultPushEvery
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxConcurrentPushes
 	s := &Server{
 		ebusinessID: cfg.EBusinessID,
 		appKey:      cfg.AppKey,
@@ -121,11 +189,24 @@ func New(cfg Config) *Server {
 		mux:         http.NewServeMux(),
 		rng:         mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5349_4d43_4152_5249)),
 		byOrder:     make(map[string]*record),
+		byWaybill:   make(map[string]*record),
+		seed:        cfg.Seed,
+		scale:       cfg.TimeScale,
+		rates:       planRates{exception: cfg.ExceptionRate, ret: cfg.ReturnRate, noPickup: cfg.NoPickupRate},
+		pushTo:      cfg.PushTo,
+		pushEvery:   cfg.PushEvery,
+		pushFault: pushFaults{duplicate: cfg.DuplicateRate, outOfOrder: cfg.OutOfOrderRate,
+			badSign: cfg.BadSignatureRate, drop: cfg.DropRate},
+		http: &http.Client{Timeout: pushTimeout, Transport: tr},
+		loc:  kdniao.Shanghai(),
+		now:  time.Now,
 	}
 	s.SetFaults(Faults{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutAfterCommitRate: cfg.TimeoutAfterCommitRate})
-	// Kdniao's create endpoint is /api/EOrderService, its general one /api/dist; "/" as well so
-	// that a configured URL without a path still works.
-	for _, p := range []string{"POST /api/EOrderService", "POST /api/dist", "POST /{$}"} {
+	// Kdniao's create endpoint is /api/EOrderService, its query one
+	// /Ebusiness/EbusinessOrderHandle.aspx, its general one /api/dist; "/" as well so that a
+	// configured URL without a path still works. Every one answers every RequestType.
+	for _, p := range []string{"POST /api/EOrderService", "POST /Ebusiness/EbusinessOrderHandle.aspx",
+		"POST /api/dist", "POST /{$}"} {
 		s.mux.HandleFunc(p, s.handlePost)
 	}
 	s.mux.HandleFunc("GET /stats", s.handleStats)
@@ -154,6 +235,16 @@ func (s *Server) Stats() Stats {
 		Invalid:  s.invalid.Load(),
 		Errors:   s.errors.Load(),
 		Timeouts: s.timeouts.Load(),
+
+		PushesSent:            s.pushesSent.Load(),
+		PushesAcked:           s.pushesAcked.Load(),
+		PushesFailed:          s.pushesFailed.Load(),
+		PushesDropped:         s.pushesDropped.Load(),
+		PushesDuplicated:      s.pushesDuplicated.Load(),
+		PushesReordered:       s.pushesReordered.Load(),
+		PushesBadSigned:       s.pushesBadSigned.Load(),
+		PushesBadSignAccepted: s.pushesBadSignAccepted.Load(),
+		Queries:               s.queries.Load(),
 	}
 }
 
@@ -213,8 +304,9 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	switch rt := form.Get("RequestType"); rt {
 	case requestTypeCreate:
 		s.create(w, r, data)
-	// 1002 (instant trace query) and 1147 (cancel) will be answered here; 101 trace pushes go
-	// the other way, driven from s.records.
+	case requestTypeTrack:
+		s.track(w, data)
+	// 1147 (cancel) will be answered here; 101 trace pushes go the other way, sent by Run.
 	default:
 		s.invalid.Add(1)
 		s.fail(w, codeOther, "unsupported RequestType "+rt)
@@ -242,7 +334,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
 		return
 	}
 
-	rec, repeat := s.commit(req.OrderCode, req.ShipperCode)
+	rec, repeat := s.commit(req)
 	res := response{
 		EBusinessID: s.ebusinessID, Success: true, ResultCode: codeCreated,
 		Order: &order{OrderCode: rec.orderCode, ShipperCode: rec.shipperCode, LogisticCode: rec.logisticCode},
@@ -264,23 +356,35 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
 	s.answer(w, res)
 }
 
-// commit returns the waybill of orderCode, allocating one the first time.
-func (s *Server) commit(orderCode, shipperCode string) (rec *record, repeat bool) {
-	now := time.Now()
+// commit returns the waybill of req.OrderCode, allocating one and planning its traces the
+// first time.
+func (s *Server) commit(req kdniao.CreateRequest) (rec *record, repeat bool) {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rec, ok := s.byOrder[orderCode]; ok {
+	if rec, ok := s.byOrder[req.OrderCode]; ok {
 		return rec, true
 	}
 	s.seq++
 	rec = &record{
 		logisticCode: fmt.Sprintf("%s%0*d", s.prefix, waybillDigits, s.seq),
-		orderCode:    orderCode,
-		shipperCode:  shipperCode,
+		orderCode:    req.OrderCode,
+		shipperCode:  req.ShipperCode,
 		created:      now,
+		from:         cmp.Or(req.Sender.CityName, req.Sender.ProvinceName, defaultFrom),
+		to:           cmp.Or(req.Receiver.CityName, req.Receiver.ProvinceName),
+		plan:         makePlan(s.seed, s.seq, s.rates, s.pickupAfter),
 	}
-	s.byOrder[orderCode] = rec
-	s.records = append(s.records, rec)
+	s.byOrder[req.OrderCode] = rec
+	s.byWaybill[rec.logisticCode] = rec
+	if n := len(rec.plan); n > 0 {
+		if due := s.dueAt(rec, n-1); due.After(s.lastDue) {
+			s.lastDue = due
+		}
+		if s.pushTo != "" {
+			s.active = append(s.active, rec)
+		}
+	}
 	return rec, false
 }
 

@@ -287,7 +287,7 @@ func TestRawRequests(t *testing.T) {
 	}{
 		{"create on /", "/", signedForm("1007", data), true, "100"},
 		{"create on /api/dist", "/api/dist", signedForm("1007", data), true, "106"},
-		{"unsupported RequestType", "/api/EOrderService", signedForm("1002", `{"LogisticCode":"SIM0000000001"}`), false, "105"},
+		{"unsupported RequestType", "/api/EOrderService", signedForm("1147", `{"LogisticCode":"SIM0000000001"}`), false, "105"},
 		{"RequestData not JSON", "/api/EOrderService", signedForm("1007", `{"OrderCode":`), false, "103"},
 		{"re-marshalled data fails the sign", "/api/EOrderService", func() url.Values {
 			f := signedForm("1007", data)
@@ -323,7 +323,9 @@ func TestStatsAndHealth(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"requests": 1, "creates": 1, "repeats": 0, "rejects": 0, "invalid": 0, "errors": 0, "timeouts": 0}
+	want := map[string]int64{"requests": 1, "creates": 1, "repeats": 0, "rejects": 0, "invalid": 0, "errors": 0, "timeouts": 0,
+		"pushes_sent": 0, "pushes_acked": 0, "pushes_failed": 0, "pushes_dropped": 0, "pushes_duplicated": 0,
+		"pushes_reordered": 0, "pushes_bad_signed": 0, "pushes_bad_sign_accepted": 0, "queries": 0}
 	if fmt.Sprint(m) != fmt.Sprint(want) {
 		t.Errorf("GET /stats = %v, want %v", m, want)
 	}
