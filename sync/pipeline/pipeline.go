@@ -79,7 +79,7 @@ type job struct {
 // Stats are running totals, for the demo summary and tests (Prometheus metrics come from them).
 type Stats struct {
 	Detected, Written, AlreadyWritten, Skipped, Conflicts, DeadLettered, Retries, CarrierCalls atomic.Int64
-	StatusWrites, UnknownCodes, NoPickup, Stuck, Polls                                         atomic.Int64
+	StatusWrites, UnknownCodes, NoPickup, Stuck, Polls, WatchdogScans                          atomic.Int64
 
 	mu     sync.Mutex
 	pushes map[webhook.Outcome]int64

@@ -142,6 +142,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 			p.log.Warn("paid order stuck without a waybill", "order", r.Key, "state", r.State,
 				"since", r.CreatedAt.Format(time.RFC3339), "attempts", r.Attempts, "last_error", r.LastError)
 		}
+		p.stats.WatchdogScans.Add(1)
 	})
 }
 

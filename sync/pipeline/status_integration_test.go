@@ -163,3 +163,81 @@ func (h *harness) statusLog() map[int64][]string {
 	}
 	return out
 }
+
+// TestPollingFallback: a carrier configured without push is polled (Kdniao 1002), and a waybill
+// whose pushes were dropped is polled once it has been silent: both end at the carrier's final
+// state.
+func TestPollingFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sim  sim.Config
+		set  func(h *harness)
+	}{
+		{"carrier without push", sim.Config{TimeScale: 4 * 86400, Seed: 11}, func(h *harness) {
+			no := false
+			h.cfg.Carriers[0].Push = &no
+			h.cfg.Carriers[0].PollEvery = 300 * time.Millisecond
+		}},
+		{"silent waybills", sim.Config{PushTo: "push", TimeScale: 4 * 86400, Seed: 12, DropRate: 0.5}, func(h *harness) {
+			h.cfg.Watchdog.SilentAfter = time.Second
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, ids := newHarness(t, "demo", 30, tc.sim)
+			h.statusTables()
+			tc.set(h)
+			h.cfg.Watchdog.ScanEvery = 100 * time.Millisecond
+			h.run(false)
+			h.waitStarted()
+			if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+				t.Fatal(err)
+			}
+			h.waitWritten(ids, 30*time.Second)
+			expected := map[int64]string{}
+			for id, r := range h.rows(ids) {
+				st, ex, _ := h.sim.Final(r.invoice)
+				ev, _ := status.FromKdniao(st, ex)
+				expected[id] = string(ev.Status)
+			}
+			testenv.Eventually(t, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+				got := h.parcelStatuses()
+				for id, want := range expected {
+					if got[id] != want {
+						return false, fmt.Sprintf("order %d: shop status %q, want %q (polls %d, sim %+v)", id, got[id], want, h.p.Stats().Polls.Load(), h.sim.Stats())
+					}
+				}
+				return true, ""
+			})
+			if h.p.Stats().Polls.Load() == 0 || h.sim.Stats().Queries == 0 {
+				t.Errorf("converged without polling: polls %d, queries %d", h.p.Stats().Polls.Load(), h.sim.Stats().Queries)
+			}
+		})
+	}
+}
+
+// TestStuckOrdersReported: paid orders that cannot get a waybill are reported by the watchdog,
+// once each.
+func TestStuckOrdersReported(t *testing.T) {
+	h, ids := newHarness(t, "demo", 4, sim.Config{ErrorRate: 1})
+	h.cfg.Watchdog.StuckAfter = 300 * time.Millisecond
+	h.cfg.Watchdog.ScanEvery = 50 * time.Millisecond
+	h.cfg.Retry.Interval = 100 * time.Millisecond
+	h.cfg.Retry.MaxAttempts = 50 // they stay in the retry schedule
+	h.run(false)
+	h.waitStarted()
+	if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() (bool, string) {
+		n := h.p.Stats().Stuck.Load()
+		return n == int64(len(ids)), fmt.Sprintf("%d of %d stuck orders reported", n, len(ids))
+	})
+	// More scans report nothing new.
+	scans := h.p.Stats().WatchdogScans.Load() + 5
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() (bool, string) {
+		return h.p.Stats().WatchdogScans.Load() >= scans, "waiting for five more watchdog scans"
+	})
+	if n := h.p.Stats().Stuck.Load(); n != int64(len(ids)) {
+		t.Errorf("stuck orders reported %d times, want once each (%d)", n, len(ids))
+	}
+}
