@@ -54,7 +54,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
 		"redis", cfg.State.Redis.Addr, "http", cfg.HTTP.Listen)
-	stopHTTP, err := serveHTTP(ctx, cfg.HTTP, p, log)
+	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, p.PushHandler(), log)
 	if err != nil {
 		return err
 	}
@@ -111,15 +111,16 @@ func (d *deps) close() {
 	}
 }
 
-// serveHTTP starts the daemon's listener: carrier pushes and health. The returned function
-// shuts it down, letting pushes in progress finish (a few seconds at most).
-func serveHTTP(ctx context.Context, cfg config.HTTP, p *pipeline.Pipeline, log *slog.Logger) (func(), error) {
+// serveHTTP starts the daemon's listener: carrier pushes and health. It returns the address it
+// listens on and a function that shuts it down, letting pushes in progress finish (a few
+// seconds at most).
+func serveHTTP(ctx context.Context, cfg config.HTTP, push interface{ Register(*http.ServeMux) }, log *slog.Logger) (string, func(), error) {
 	mux := http.NewServeMux()
-	p.PushHandler().Register(mux)
+	push.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("http.listen %s: %w", cfg.Listen, err)
+		return "", nil, fmt.Errorf("http.listen %s: %w", cfg.Listen, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
@@ -128,7 +129,7 @@ func serveHTTP(ctx context.Context, cfg config.HTTP, p *pipeline.Pipeline, log *
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("http.tls_cert/tls_key: %w", err)
+			return "", nil, fmt.Errorf("http.tls_cert/tls_key: %w", err)
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -143,7 +144,7 @@ func serveHTTP(ctx context.Context, cfg config.HTTP, p *pipeline.Pipeline, log *
 			log.Error("http listener stopped", "err", err)
 		}
 	}()
-	return func() {
+	return ln.Addr().String(), func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx) //nolint:errcheck // best effort at exit
