@@ -51,7 +51,18 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	if err != nil {
 		return "", err
 	}
-	if !ok || rec.Waybill == "" {
+	switch {
+	case !ok || rec.Waybill == "":
+		return webhook.UnknownWaybill, nil
+	case shopLacksWaybill(rec.State):
+		// The shop does not carry this waybill: acknowledge, write nothing, stop watching it.
+		if err := p.store.ForgetParcel(ctx, key); err != nil {
+			return "", err
+		}
+		return webhook.Stale, nil
+	case rec.State != state.Written:
+		// The waybill is not in the shop yet; a status written now could be overwritten by the
+		// waybill write-back (ECShop's sets shipping_status 1). The carrier sends it again.
 		return webhook.UnknownWaybill, nil
 	}
 	cur := status.Current{Status: status.Status(rec.Status), Exception: rec.StatusException,
@@ -94,6 +105,12 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	return webhook.OK, nil
 }
 
+// shopLacksWaybill: the order ended without our waybill in the shop (another one was there, it
+// was dead-lettered, or skipped); its parcel's news has nowhere to go.
+func shopLacksWaybill(st string) bool {
+	return st == state.Conflict || st == state.Failed || st == state.Skipped
+}
+
 // pollInterval: carriers that push are polled only when silent; the others every poll_every.
 func (p *Pipeline) pollInterval(carrier string) time.Duration {
 	if c, ok := p.cfg.Carrier(carrier); ok && !c.Pushes() {
@@ -121,11 +138,17 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 					p.log.Warn("watchdog: no-pickup flag not applied", "order", k, "err", err)
 					return // try again next scan
 				}
-				if o == webhook.OK {
+				switch o {
+				case webhook.UnknownWaybill: // the waybill is not written back yet: look again later
+					err = p.store.PostponePickup(ctx, k, time.Now().Add(p.cfg.Watchdog.ScanEvery))
+				case webhook.OK:
 					p.stats.NoPickup.Add(1)
 					p.log.Warn("parcel not picked up", "order", k, "after", p.cfg.Watchdog.NoPickupAfter)
+					fallthrough
+				default:
+					err = p.store.DonePickup(ctx, k)
 				}
-				if err := p.store.DonePickup(ctx, k); err != nil {
+				if err != nil {
 					return
 				}
 			}
@@ -160,8 +183,13 @@ func (p *Pipeline) poller(ctx context.Context) {
 
 func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 	rec, ok, err := p.store.Get(ctx, key)
-	if err != nil || !ok || rec.Waybill == "" {
+	switch {
+	case err != nil:
 		return err
+	case !ok || rec.Waybill == "" || shopLacksWaybill(rec.State):
+		return p.store.ForgetParcel(ctx, key)
+	case rec.State != state.Written:
+		return p.store.SchedulePoll(ctx, key, time.Now().Add(p.pollInterval(rec.Carrier)))
 	}
 	slot, ok := p.carriers[rec.Carrier]
 	if !ok {
@@ -172,15 +200,17 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 		return nil // this carrier type cannot be asked; its pushes are all there is
 	}
 	u, err := tr.Track(ctx, rec.ShipperCode, rec.Waybill, rec.OrderCode)
-	if errors.Is(err, errNoTrace) {
-		return nil
-	}
-	if err != nil {
-		return err
+	if err != nil && !errors.Is(err, errNoTrace) {
+		return err // polled again when the hand-out lapses
 	}
 	p.stats.Polls.Add(1)
-	_, err = p.Apply(ctx, rec.Carrier, u)
-	return err
+	if err == nil {
+		o, err := p.Apply(ctx, rec.Carrier, u)
+		if err != nil || o == webhook.OK {
+			return err // an applied status rescheduled the poll itself
+		}
+	}
+	return p.store.SchedulePoll(ctx, key, time.Now().Add(p.pollInterval(rec.Carrier)))
 }
 
 // errNoTrace: the carrier has nothing for the waybill yet.

@@ -121,6 +121,35 @@ func (s *Store) DonePickup(ctx context.Context, key string) error {
 	return nil
 }
 
+// SchedulePoll sets when the order's waybill is polled next.
+func (s *Store) SchedulePoll(ctx context.Context, key string, due time.Time) error {
+	if err := s.rdb.ZAdd(ctx, s.pollKey(), redis.Z{Score: float64(due.UnixMilli()), Member: key}).Err(); err != nil {
+		return fmt.Errorf("schedule poll of %s: %w", key, err)
+	}
+	return nil
+}
+
+// PostponePickup moves the order's no-pickup check to due.
+func (s *Store) PostponePickup(ctx context.Context, key string, due time.Time) error {
+	if err := s.rdb.ZAddXX(ctx, s.pickupKey(), redis.Z{Score: float64(due.UnixMilli()), Member: key}).Err(); err != nil {
+		return fmt.Errorf("postpone pickup watch of %s: %w", key, err)
+	}
+	return nil
+}
+
+// ForgetParcel takes the order off the watchdog and the poller: its waybill is not the shop's.
+func (s *Store) ForgetParcel(ctx context.Context, key string) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, s.pickupKey(), key)
+		p.ZRem(ctx, s.pollKey(), key)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget parcel of %s: %w", key, err)
+	}
+	return nil
+}
+
 // DuePolls hands out up to limit orders whose waybill is due for a poll, postponing each by
 // postpone so a crash mid-poll only delays it.
 func (s *Store) DuePolls(ctx context.Context, limit int, postpone time.Duration) ([]string, error) {
