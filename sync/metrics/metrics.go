@@ -1,0 +1,117 @@
+// Package metrics declares shipsync's Prometheus metrics (DESIGN.md §5): one registry per
+// process, names built from the shipsync namespace, base units, bounded labels (carrier names,
+// outcomes, statuses — never an order id).
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const ns = "shipsync"
+
+// Metrics holds every collector. The zero value is not usable; use New.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	BinlogLag          prometheus.Gauge
+	BinlogEvents       *prometheus.CounterVec // action
+	CheckpointAge      prometheus.Gauge
+	Detected           prometheus.Counter
+	Orders             *prometheus.CounterVec // outcome
+	CarrierRequests    *prometheus.CounterVec // carrier, op, outcome
+	CarrierDuration    *prometheus.HistogramVec
+	Writebacks         *prometheus.CounterVec // kind, outcome
+	WritebackDuration  *prometheus.HistogramVec
+	EndToEnd           prometheus.Histogram
+	RetryDepth         prometheus.Gauge
+	DeadLetterDepth    prometheus.Gauge
+	Pushes             *prometheus.CounterVec // carrier, outcome
+	StatusTransitions  *prometheus.CounterVec // status
+	UnknownStatusCodes *prometheus.CounterVec // carrier
+	StuckOrders        prometheus.Counter
+	NoPickup           prometheus.Counter
+	Leader             prometheus.Gauge
+	Ready              prometheus.Gauge
+}
+
+// Outcome label values of Orders.
+const (
+	OrderWritten        = "written"
+	OrderAlreadyWritten = "already_written"
+	OrderSkipped        = "skipped"
+	OrderConflict       = "conflict"
+	OrderDeadLettered   = "dead_lettered"
+	OrderRetried        = "retried"
+)
+
+// New registers every metric on a fresh registry, with Go and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	latency := []float64{.005, .01, .025, .05, .1, .2, .35, .5, 1, 2, 5, 10}
+	m := &Metrics{
+		Registry: r,
+		BinlogLag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "binlog", Name: "lag_seconds",
+			Help: "Seconds between now and the time of the last binlog event or heartbeat read; ~0 when idle, growing when the stream stalls."}),
+		BinlogEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "binlog", Name: "row_events_total",
+			Help: "Row images of the watched orders table read from the binlog, by action."}, []string{"action"}),
+		CheckpointAge: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "checkpoint", Name: "age_seconds",
+			Help: "Seconds since the binlog checkpoint last moved forward."}),
+		Detected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "paid_detected_total",
+			Help: "Paid transitions detected in the binlog (and by the backfill)."}),
+		Orders: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "orders_total",
+			Help: "Orders by outcome: written, already_written, skipped, conflict, dead_lettered, retried."}, []string{"outcome"}),
+		CarrierRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "carrier", Name: "requests_total",
+			Help: "Carrier API requests by carrier, operation (create, track) and outcome (success, repeat, transient, permanent)."},
+			[]string{"carrier", "op", "outcome"}),
+		CarrierDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "carrier", Name: "request_duration_seconds",
+			Help: "Carrier API response time.", Buckets: latency}, []string{"carrier", "op"}),
+		Writebacks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "writeback", Name: "total",
+			Help: "Write-backs into the shop by kind (waybill, status) and outcome."}, []string{"kind", "outcome"}),
+		WritebackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "writeback", Name: "duration_seconds",
+			Help: "Time to run a write-back transaction.", Buckets: latency}, []string{"kind"}),
+		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds",
+			Help: "From the binlog event that made an order paid to its waybill write-back commit.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
+		RetryDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "retry", Name: "queue_depth",
+			Help: "Orders waiting in the retry schedule."}),
+		DeadLetterDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "dead_letter", Name: "depth",
+			Help: "Orders in the dead letter."}),
+		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "push", Name: "requests_total",
+			Help: "Carrier status pushes by carrier and outcome (ok, bad_signature, malformed, duplicate, stale, unknown_waybill, forbidden, failed)."},
+			[]string{"carrier", "outcome"}),
+		StatusTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "status", Name: "transitions_total",
+			Help: "Parcel status changes written back, by canonical status (exception included)."}, []string{"status"}),
+		UnknownStatusCodes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "status", Name: "unknown_codes_total",
+			Help: "Carrier status codes not in the mapping table (taken as in_transit)."}, []string{"carrier"}),
+		StuckOrders: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "stuck_orders_total",
+			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
+		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
+			Help: "Waybills flagged exception no_pickup."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
+			Help: "1 while this process tails the binlog."}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
+			Help: "1 while the binlog stream, Redis and the shop database are all reachable."}),
+	}
+	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
+		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
+		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
+		m.Leader, m.Ready,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Since observes the seconds since start on h.
+func Since(h prometheus.Observer, start time.Time) { h.Observe(time.Since(start).Seconds()) }
