@@ -91,7 +91,7 @@ func TestLoadExample(t *testing.T) {
 		{"writeback.waybill[0] params", shopdb.Params(cfg.Writeback.Waybill[0]), []string{"waybill", "key"}},
 		{"writeback.waybill[1] params", shopdb.Params(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key", "carrier", "waybill"}},
 		{"writeback.current_waybill params", shopdb.Params(cfg.Writeback.CurrentWaybill), []string{"key"}},
-		{"writeback.status keys", sortedKeys(cfg.Writeback.Status), []string{"delivered", "exception", "in_transit", "out_for_delivery", "picked_up"}},
+		{"writeback.status keys", sortedKeys(cfg.Writeback.Status), []string{"delivered", "exception", "in_transit", "out_for_delivery", "picked_up", "returned"}},
 		{"writeback.status.delivered", len(cfg.Writeback.Status["delivered"]), 2},
 		{"sender.district", cfg.Sender.District, "青浦区"},
 		{"sender.mobile", cfg.Sender.Mobile, "15018442396"},
