@@ -23,10 +23,10 @@ import (
 	"github.com/shipsync/shipsync/sync/config"
 )
 
-type noPush struct{}
-
-func (noPush) Register(mux *http.ServeMux) {
+func noPush() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("POST /push/{carrier}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.PathValue("carrier")) })
+	return mux
 }
 
 // TestServeHTTPTLS: with tls_cert/tls_key the listener speaks HTTPS only; a bad key pair fails
@@ -42,7 +42,7 @@ func TestServeHTTPTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	addr, stop, err := serveHTTP(context.Background(), config.HTTP{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, noPush{}, log)
+	addr, stop, err := serveHTTP(context.Background(), config.HTTP{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: keyFile}, noPush(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestServeHTTPTLS(t *testing.T) {
 		}
 	}
 
-	if _, _, err := serveHTTP(context.Background(), config.HTTP{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: certFile}, noPush{}, log); err == nil ||
+	if _, _, err := serveHTTP(context.Background(), config.HTTP{Listen: "127.0.0.1:0", TLSCert: certFile, TLSKey: certFile}, noPush(), log); err == nil ||
 		!strings.Contains(err.Error(), "http.tls_cert") {
 		t.Fatalf("a bad key pair: %v", err)
 	}

@@ -17,7 +17,8 @@ const usage = `usage: shipsync <command> [flags]
 commands:
   run --config FILE [--recover]   the daemon (JSON logs on stderr)
   check --config FILE             preflight checks, one line each; exit 1 on any failure
-  status --config FILE            checkpoint, binlog position, orders by state
+  status --config FILE [--json]   checkpoint, binlog position, orders by state, parcels by status
+  dlq list|show|retry|drop        the dead letter (shipsync dlq for details)
   sim-carrier [flags]             a Kdniao-compatible carrier simulator (see --help)
 `
 
@@ -52,6 +53,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return checkCmd(ctx, args[1:], stdout, stderr)
 	case "status":
 		return statusCmd(ctx, args[1:], stdout, stderr)
+	case "dlq":
+		return dlqCmd(ctx, args[1:], stdout, stderr)
 	case "sim-carrier":
 		return simCarrierCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -19,6 +19,7 @@ import (
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
 func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -26,6 +27,8 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "configuration file")
 	recoverFlag := fs.Bool("recover", false, "the checkpoint was purged: restart at the current binlog position and run the backfill query")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -33,7 +36,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	d, err := open(ctx, cfg)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
 		"redis", cfg.State.Redis.Addr, "http", cfg.HTTP.Listen)
-	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, p.PushHandler(), log)
+	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, daemonMux(p), log)
 	if err != nil {
 		return err
 	}
@@ -111,18 +114,33 @@ func (d *deps) close() {
 	}
 }
 
+// daemonMux is everything the daemon serves: carrier pushes, metrics, health, readiness and the
+// status page.
+func daemonMux(p *pipeline.Pipeline) *http.ServeMux {
+	mux := http.NewServeMux()
+	p.PushHandler().Register(mux)
+	mux.Handle("GET /metrics", p.Metrics().Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if ok, why := p.Ready(); !ok {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	statuspage.New(p.Snapshot).Register(mux)
+	return mux
+}
+
 // serveHTTP starts the daemon's listener: carrier pushes and health. It returns the address it
 // listens on and a function that shuts it down, letting pushes in progress finish (a few
 // seconds at most).
-func serveHTTP(ctx context.Context, cfg config.HTTP, push interface{ Register(*http.ServeMux) }, log *slog.Logger) (string, func(), error) {
-	mux := http.NewServeMux()
-	push.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+func serveHTTP(ctx context.Context, cfg config.HTTP, handler http.Handler, log *slog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return "", nil, fmt.Errorf("http.listen %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if cfg.TLSCert != "" {

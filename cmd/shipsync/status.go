@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "configuration file")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
@@ -28,44 +30,75 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer d.close()
-	cp, ok, err := d.store.LoadCheckpoint(ctx)
+	r, err := gatherStatus(ctx, d)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(stdout, "binlog end     %s\n", r.BinlogEnd)
+	switch {
+	case r.Checkpoint == "":
+		fmt.Fprintln(stdout, "checkpoint     none (first start runs at the binlog end with a backfill)")
+	case r.BytesBehind != nil:
+		fmt.Fprintf(stdout, "checkpoint     %s (%d bytes behind), saved %s ago\n", r.Checkpoint, *r.BytesBehind,
+			(time.Duration(r.CheckpointAgeSeconds) * time.Second).String())
+	default:
+		fmt.Fprintf(stdout, "checkpoint     %s (an older binlog file), saved %s ago\n", r.Checkpoint,
+			(time.Duration(r.CheckpointAgeSeconds) * time.Second).String())
+	}
+	if r.GTID != "" {
+		fmt.Fprintf(stdout, "gtid           %s\n", r.GTID)
+	}
+	fmt.Fprintf(stdout, "retry queue    %d\ndead letter    %d\n", r.RetryQueue, r.DeadLetter)
+	printCounts(stdout, "orders by state:", r.Orders)
+	printCounts(stdout, "parcels by status:", r.Parcels)
+	return nil
+}
+
+// statusReport is `shipsync status`, as a table or JSON.
+type statusReport struct {
+	BinlogEnd            string         `json:"binlog_end"`
+	Checkpoint           string         `json:"checkpoint"`
+	GTID                 string         `json:"gtid,omitempty"`
+	BytesBehind          *uint32        `json:"bytes_behind,omitempty"` // when in the same binlog file
+	CheckpointAgeSeconds int64          `json:"checkpoint_age_seconds"`
+	RetryQueue           int64          `json:"retry_queue"`
+	DeadLetter           int64          `json:"dead_letter"`
+	Orders               map[string]int `json:"orders_by_state"`
+	Parcels              map[string]int `json:"parcels_by_status"`
+}
+
+func gatherStatus(ctx context.Context, d *deps) (statusReport, error) {
+	var r statusReport
+	cp, ok, err := d.store.LoadCheckpoint(ctx)
+	if err != nil {
+		return r, err
 	}
 	cur, err := binlog.CurrentPosition(ctx, d.db)
 	if err != nil {
-		return err
+		return r, err
 	}
-	fmt.Fprintf(stdout, "binlog end     %s\n", cur)
+	r.BinlogEnd = cur.String()
 	if ok {
-		behind := ""
+		r.Checkpoint, r.GTID = fmt.Sprintf("%s:%d", cp.File, cp.Pos), cp.GTID
+		r.CheckpointAgeSeconds = int64(time.Since(cp.SavedAt).Seconds())
 		if cp.File == cur.File {
-			behind = fmt.Sprintf(" (%d bytes behind)", cur.Pos-min(cp.Pos, cur.Pos))
+			behind := cur.Pos - min(cp.Pos, cur.Pos)
+			r.BytesBehind = &behind
 		}
-		fmt.Fprintf(stdout, "checkpoint     %s:%d%s, saved %s ago\n", cp.File, cp.Pos, behind,
-			time.Since(cp.SavedAt).Round(time.Second))
-		if cp.GTID != "" {
-			fmt.Fprintf(stdout, "gtid           %s\n", cp.GTID)
-		}
-	} else {
-		fmt.Fprintln(stdout, "checkpoint     none (first start runs at the binlog end with a backfill)")
 	}
-	retry, err := d.store.RetryDepth(ctx)
-	if err != nil {
-		return err
+	if r.RetryQueue, err = d.store.RetryDepth(ctx); err != nil {
+		return r, err
 	}
-	dead, err := d.store.DeadDepth(ctx)
-	if err != nil {
-		return err
+	if r.DeadLetter, err = d.store.DeadDepth(ctx); err != nil {
+		return r, err
 	}
-	fmt.Fprintf(stdout, "retry queue    %d\ndead letter    %d\n", retry, dead)
-	states, parcels, err := d.store.CountByState(ctx)
-	if err != nil {
-		return err
-	}
-	printCounts(stdout, "orders by state:", states)
-	printCounts(stdout, "parcels by status:", parcels)
-	return nil
+	r.Orders, r.Parcels, err = d.store.CountByState(ctx)
+	return r, err
 }
 
 func printCounts(w io.Writer, title string, counts map[string]int) {

@@ -144,6 +144,8 @@ type Retry struct {
 	Interval    time.Duration `yaml:"interval"`
 	MaxAttempts int           `yaml:"max_attempts"`
 	Backoff     string        `yaml:"backoff"` // fixed | exponential
+	// MaxInterval caps the exponential backoff.
+	MaxInterval time.Duration `yaml:"max_interval"`
 }
 
 // Watchdog flags parcels that stall.
@@ -244,6 +246,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.Retry.Interval, 5*time.Second)
 	setInt(&c.Retry.MaxAttempts, 3)
 	setString(&c.Retry.Backoff, "fixed")
+	setDuration(&c.Retry.MaxInterval, 5*time.Minute)
 
 	setDuration(&c.Watchdog.NoPickupAfter, 48*time.Hour)
 	setDuration(&c.Watchdog.ScanEvery, 5*time.Minute)

@@ -104,7 +104,7 @@ func TestLoadExample(t *testing.T) {
 		{"carrier timeout", sim.Timeout, 5 * time.Second},
 		{"carrier max_in_flight", sim.MaxInFlight, 64},
 		{"routing.default", cfg.Routing.Default, "sim"},
-		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed"}},
+		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", DB: 0, Prefix: "shipsync:"}},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
@@ -271,7 +271,7 @@ func TestDefaults(t *testing.T) {
 		{"carriers[0].pay_type", cfg.Carriers[0].PayType, 1},
 		{"carriers[0].exp_type", cfg.Carriers[0].ExpType, 1},
 		{"routing.default", cfg.Routing.Default, "sf"},
-		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed"}},
+		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:6379", Prefix: "shipsync:"}},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
@@ -291,7 +291,7 @@ mode: all
 retry: {interval: 1m, max_attempts: 7, backoff: exponential}
 kafka: {brokers: [k1:9092], group: g}
 `...))
-	if cfg.Retry != (Retry{Interval: time.Minute, MaxAttempts: 7, Backoff: "exponential"}) {
+	if cfg.Retry != (Retry{Interval: time.Minute, MaxAttempts: 7, Backoff: "exponential", MaxInterval: 5 * time.Minute}) {
 		t.Errorf("retry = %+v", cfg.Retry)
 	}
 	want := Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "shipsync.orders", EventsTopic: "shipsync.events", Group: "g"}

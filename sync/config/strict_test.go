@@ -70,7 +70,7 @@ func TestParseStructure(t *testing.T) {
 			minimalWith(t, "  user: shipsync\n", "  user: shipsync\n  server_id: -1\n"),
 			[]string{"shop.server_id: -1 is out of range (0 to 4294967295)"},
 		},
-		{"unknown key, nothing close", append(minimal, "retry: {foo: 1}\n"...), []string{"retry.foo: unknown key (valid keys: interval, max_attempts, backoff)"}},
+		{"unknown key, nothing close", append(minimal, "retry: {foo: 1}\n"...), []string{"retry.foo: unknown key (valid keys: interval, max_attempts, backoff, max_interval)"}},
 		{"unknown key, hyphen for underscore", append(minimal, "workers: {lease-ttl: 10s}\n"...), []string{`workers.lease-ttl: unknown key (did you mean "lease_ttl"?)`}},
 		{"unknown key, wrong case", append(minimal, "HTTP: {listen: \":9464\"}\n"...), []string{`HTTP: unknown key (did you mean "http"?)`}},
 		{

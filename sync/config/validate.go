@@ -132,6 +132,9 @@ func (c *Config) problems() []problem {
 	v.positive("retry.interval", c.Retry.Interval)
 	v.atLeast("retry.max_attempts", c.Retry.MaxAttempts, 1)
 	v.oneOf("retry.backoff", c.Retry.Backoff, "fixed", "exponential")
+	if c.Retry.MaxInterval < c.Retry.Interval {
+		v.add("retry.max_interval", "must be >= retry.interval (%s), got %s", c.Retry.Interval, c.Retry.MaxInterval)
+	}
 
 	v.positive("watchdog.no_pickup_after", c.Watchdog.NoPickupAfter)
 	v.positive("watchdog.scan_every", c.Watchdog.ScanEvery)

@@ -76,7 +76,7 @@ func New() *Metrics {
 		WritebackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "writeback", Name: "duration_seconds",
 			Help: "Time to run a write-back transaction.", Buckets: latency}, []string{"kind"}),
 		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds",
-			Help: "From the binlog event that made an order paid to its waybill write-back commit.",
+			Help:    "From the binlog event that made an order paid to its waybill write-back commit.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
 		RetryDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "retry", Name: "queue_depth",
 			Help: "Orders waiting in the retry schedule."}),

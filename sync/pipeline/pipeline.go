@@ -18,6 +18,7 @@ import (
 	"github.com/shipsync/shipsync/sources/webhook"
 	"github.com/shipsync/shipsync/sync/checkpoint"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/state"
 )
 
@@ -40,6 +41,8 @@ type Options struct {
 	Recover  bool               // restart from the current position and backfill (DESIGN.md §2)
 	// CheckpointEvery is how often the settled position is saved (default 1s).
 	CheckpointEvery time.Duration
+	// Metrics to record into; a fresh set when nil.
+	Metrics *metrics.Metrics
 }
 
 // Pipeline is shipsync's single-process mode: binlog → workers → carrier → write-back.
@@ -60,6 +63,7 @@ type Pipeline struct {
 	owner   string
 	seq     atomic.Uint64
 	stats   Stats
+	obs     *observer
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
 }
 
@@ -71,9 +75,9 @@ type carrierSlot struct {
 
 type job struct {
 	key     string
-	seq     uint64 // binlog transaction, when tracked
+	at      time.Time // when the binlog event that made it paid was written; zero for retries
+	seq     uint64    // binlog transaction, when tracked
 	tracked bool
-	revive  bool // a dead-lettered order sent back by `dlq retry`
 }
 
 // Stats are running totals, for the demo summary and tests (Prometheus metrics come from them).
@@ -108,7 +112,7 @@ var ErrCheckpointPurged = errors.New("checkpoint purged from the server")
 func New(o Options) (*Pipeline, error) {
 	cfg := o.Config
 	p := &Pipeline{
-		cfg: cfg, log: o.Log, shop: o.Shop, db: o.Shop, meta: o.Meta, store: o.Store,
+		cfg: cfg, log: o.Log.With("component", "pipeline"), shop: o.Shop, db: o.Shop, meta: o.Meta, store: o.Store,
 		carriers: map[string]*carrierSlot{},
 		rule:     rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
 		recover:  o.Recover, every: o.CheckpointEvery,
@@ -119,6 +123,11 @@ func New(o Options) (*Pipeline, error) {
 	if p.every <= 0 {
 		p.every = time.Second
 	}
+	m := o.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	p.obs = newObserver(m)
 	for _, c := range cfg.Carriers {
 		cl, ok := o.Carriers[c.Name]
 		if !ok {
@@ -192,7 +201,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		readErr = p.backfill(readCtx, start)
 	}
 	if readErr == nil {
+		p.obs.m.Leader.Set(1)
 		readErr = p.read(readCtx, start)
+		p.obs.m.Leader.Set(0)
 	}
 	stopReading()
 
@@ -263,6 +274,7 @@ func (p *Pipeline) backfill(ctx context.Context, start binlog.Position) error {
 	}
 	p.log.Info("backfill", "orders", len(keys))
 	for _, k := range keys {
+		p.obs.m.Detected.Inc()
 		if err := p.enqueue(ctx, job{key: k, seq: p.tracker.Add(), tracked: true}); err != nil {
 			return err
 		}
@@ -318,11 +330,13 @@ var errConfig = errors.New("configuration does not match the table")
 // stream reads one connection's worth of events; it returns the end of the last whole
 // transaction it read.
 func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Position) (binlog.Position, error) {
-	s := binlog.New(cfg, p.meta, p.log)
+	s := binlog.New(cfg, p.meta, p.log.With("component", "binlog"))
 	if err := s.Start(ctx, from); err != nil {
 		return binlog.Position{}, err
 	}
 	defer s.Close()
+	p.obs.streamUp.Store(true)
+	defer p.obs.streamUp.Store(false)
 	var last binlog.Position
 	checked := false
 	for {
@@ -331,10 +345,15 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 			return last, err
 		}
 		switch ev.Kind {
+		case binlog.KindHeartbeat:
+			p.obs.heard(time.Now())
 		case binlog.KindCommit:
+			p.obs.heard(ev.Time)
 			p.tracker.End(ev.Pos)
 			last = ev.Pos
 		case binlog.KindRows:
+			p.obs.heard(ev.Time)
+			p.obs.m.BinlogEvents.WithLabelValues(ev.Action.String()).Add(float64(len(ev.Rows)))
 			if !checked {
 				if err := p.checkColumns(ev); err != nil {
 					return last, err
@@ -350,7 +369,8 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 					continue
 				}
 				p.stats.Detected.Add(1)
-				if err := p.enqueue(ctx, job{key: key, seq: p.tracker.Add(), tracked: true}); err != nil {
+				p.obs.m.Detected.Inc()
+				if err := p.enqueue(ctx, job{key: key, at: ev.Time, seq: p.tracker.Add(), tracked: true}); err != nil {
 					return last, err
 				}
 			}
@@ -430,6 +450,7 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 		if err := p.saveCheckpoint(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("checkpoint not saved", "err", err)
 		}
+		p.refresh(ctx)
 	})
 }
 
@@ -456,6 +477,9 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 		return err
 	}
 	p.saved = pos
+	p.obs.lastMove.Store(time.Now().UnixNano())
+	cp := pos.String()
+	p.obs.checkpoint.Store(&cp)
 	return nil
 }
 

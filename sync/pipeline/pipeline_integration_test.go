@@ -181,4 +181,16 @@ func TestBadInput(t *testing.T) {
 	if _, ok := h.sim.Waybill(rows[noAddress].sn); ok {
 		t.Error("the carrier was asked for an order without address")
 	}
+
+	// The shop fixes the address and the operator sends the order back (shipsync dlq retry):
+	// it follows the normal path and ships once.
+	h.exec("UPDATE ecs_order_info SET address = '三里屯路1号' WHERE order_id = ?", noAddress)
+	if ok, err := h.store.Revive(context.Background(), fmt.Sprint(noAddress)); err != nil || !ok {
+		t.Fatalf("revive: %v %v", ok, err)
+	}
+	h.waitWritten([]int64{noAddress}, 30*time.Second)
+	h.assertShipped([]int64{noAddress})
+	if dead, _ := h.store.DeadKeys(context.Background()); len(dead) != 0 {
+		t.Errorf("dead letter after the retry: %v", dead)
+	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/state"
 )
 
@@ -18,7 +20,7 @@ var errNotReady = errors.New("order has no items yet")
 // and an error only when not even that could be recorded.
 func (p *Pipeline) process(ctx context.Context, j job) error {
 	owner := p.ownerToken()
-	res, rec, err := p.store.Claim(ctx, j.key, owner, p.cfg.Workers.LeaseTTL, j.revive)
+	res, rec, err := p.store.Claim(ctx, j.key, owner, p.cfg.Workers.LeaseTTL)
 	if err != nil {
 		return err
 	}
@@ -31,7 +33,7 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 		return p.store.Park(ctx, j.key, minTime(rec.LeaseUntil, time.Now().Add(aliveTTL)).Add(500*time.Millisecond))
 	}
 	if rec.Waybill != "" {
-		return p.writeBack(ctx, owner, rec)
+		return p.writeBack(ctx, owner, rec, j.at)
 	}
 
 	if d := p.cfg.Orders.ReadDelay; d > 0 {
@@ -45,6 +47,7 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 		return p.fail(ctx, owner, rec, "", err, false)
 	case !found:
 		p.stats.Skipped.Add(1)
+		p.obs.m.Orders.WithLabelValues(metrics.OrderSkipped).Inc()
 		p.log.Info("order no longer eligible when read; skipped", "order", j.key)
 		return p.store.Skipped(ctx, j.key, owner, "not eligible when read (cancelled or already shipped)")
 	}
@@ -64,8 +67,10 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 		return ctx.Err()
 	}
 	p.stats.CarrierCalls.Add(1)
+	start := time.Now()
 	wb, err := slot.c.Create(ctx, ship)
 	<-slot.sem
+	p.obs.carrierCall(slot.name, "create", callOutcome(err, wb.Repeat), time.Since(start))
 	if err != nil {
 		return p.fail(ctx, owner, rec, slot.name, err, false)
 	}
@@ -80,7 +85,8 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 		return err
 	}
 	rec.Waybill, rec.PickupTime = wb.Number, pickup
-	return p.writeBack(ctx, owner, rec)
+	p.obs.remember(orderRow(j.key, slot.name, order))
+	return p.writeBack(ctx, owner, rec, j.at)
 }
 
 // route picks the carrier; rules and failover come with issue #4.
@@ -121,28 +127,40 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 	}
 }
 
-func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record) error {
+// writeBack writes the recorded waybill into the shop. paidAt is the binlog time of the paid
+// event (zero for retries), for the end-to-end histogram.
+func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record, paidAt time.Time) error {
 	values := map[string]any{
 		"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
 		"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": "", "reason": "",
 		"event_time": time.Now().Format(time.DateTime), "now": time.Now().Format(time.DateTime),
 	}
+	start := time.Now()
 	outcome, existing, err := p.shop.WriteWaybill(ctx, values)
+	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
+		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()
 		return p.fail(ctx, owner, rec, rec.Carrier, err, true)
 	}
+	p.obs.m.Writebacks.WithLabelValues("waybill", outcome.String()).Inc()
 	switch outcome {
 	case shopdb.Written, shopdb.AlreadyWritten:
 		if outcome == shopdb.AlreadyWritten {
 			p.stats.AlreadyWritten.Add(1)
+			p.obs.m.Orders.WithLabelValues(metrics.OrderAlreadyWritten).Inc()
 		}
 		if err := p.store.Written(ctx, rec.Key, owner); err != nil {
 			return err
 		}
 		p.stats.Written.Add(1)
+		p.obs.written(rec.Carrier)
+		if !paidAt.IsZero() {
+			metrics.Since(p.obs.m.EndToEnd, paidAt)
+		}
 		return nil
 	case shopdb.Conflict:
 		p.stats.Conflicts.Add(1)
+		p.obs.m.Orders.WithLabelValues(metrics.OrderConflict).Inc()
 		p.log.Warn("waybill conflict: the shop already has another waybill; left untouched",
 			"order", rec.Key, "order_code", rec.OrderCode, "ours", rec.Waybill, "theirs", existing)
 		return p.store.Conflicted(ctx, rec.Key, owner, existing)
@@ -167,17 +185,30 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 	p.log.Warn("order failed; will retry", "order", rec.Key, "carrier", carrier, "attempt", attempt,
 		"err", cause, "retry_at", due.Format(time.RFC3339))
 	p.stats.Retries.Add(1)
+	p.obs.m.Orders.WithLabelValues(metrics.OrderRetried).Inc()
 	_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, true, waybilled)
 	return err
 }
 
 func (p *Pipeline) deadLetter(ctx context.Context, owner string, rec state.Record, reason string, countAttempt bool) error {
 	p.stats.DeadLettered.Add(1)
+	p.obs.m.Orders.WithLabelValues(metrics.OrderDeadLettered).Inc()
 	return p.store.DeadLetter(ctx, rec.Key, owner, reason, countAttempt)
 }
 
-// retryDelay is retry.interval; exponential backoff with jitter comes with issue #4.
-func (p *Pipeline) retryDelay(int) time.Duration { return p.cfg.Retry.Interval }
+// retryDelay is retry.interval, or with backoff: exponential interval x 2^(attempt-1) with
+// +-20 % jitter (so a burst of failures does not retry in lockstep), capped at max_interval.
+func (p *Pipeline) retryDelay(attempt int) time.Duration {
+	r := p.cfg.Retry
+	if r.Backoff != "exponential" {
+		return r.Interval
+	}
+	d := r.Interval << min(max(attempt-1, 0), 30)
+	if d <= 0 || d > r.MaxInterval {
+		d = r.MaxInterval
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -195,4 +226,18 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// callOutcome labels a carrier call: success, repeat (106: created before), permanent or
+// transient.
+func callOutcome(err error, repeat bool) string {
+	switch {
+	case err == nil && repeat:
+		return "repeat"
+	case err == nil, errors.Is(err, errNoTrace):
+		return "success"
+	case isPermanent(err):
+		return "permanent"
+	}
+	return "transient"
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shipsync/shipsync/sources/poll"
 	"github.com/shipsync/shipsync/sources/webhook"
+	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/status"
 )
@@ -28,6 +29,7 @@ var _ webhook.Applier = (*Pipeline)(nil)
 func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) (webhook.Outcome, error) {
 	if !u.Known {
 		p.stats.UnknownCodes.Add(1)
+		p.obs.m.UnknownStatusCodes.WithLabelValues(carrier).Inc()
 		p.log.Warn("unknown carrier status code; taken as in transit", "carrier", carrier, "waybill", u.Waybill, "code", u.Code)
 	}
 	key, ok, err := p.store.OrderByWaybill(ctx, carrier, u.Waybill)
@@ -87,9 +89,15 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 			"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": write, "reason": next.Reason,
 			"event_time": ev.Time.Format(time.DateTime), "now": time.Now().Format(time.DateTime),
 		}
-		if _, err := p.db.WriteStatus(ctx, write, values); err != nil {
+		start := time.Now()
+		_, err := p.db.WriteStatus(ctx, write, values)
+		metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("status"), start)
+		if err != nil {
+			p.obs.m.Writebacks.WithLabelValues("status", "error").Inc()
 			return "", err
 		}
+		p.obs.m.Writebacks.WithLabelValues("status", "written").Inc()
+		p.obs.m.StatusTransitions.WithLabelValues(write).Inc()
 		p.stats.StatusWrites.Add(1)
 		p.log.Info("parcel status", "order", rec.Key, "waybill", rec.Waybill, "status", next.Status,
 			"exception", next.Exception, "reason", next.Reason, "code", ev.Code)
@@ -143,6 +151,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 					err = p.store.PostponePickup(ctx, k, time.Now().Add(p.cfg.Watchdog.ScanEvery))
 				case webhook.OK:
 					p.stats.NoPickup.Add(1)
+					p.obs.m.NoPickup.Inc()
 					p.log.Warn("parcel not picked up", "order", k, "after", p.cfg.Watchdog.NoPickupAfter)
 					fallthrough
 				default:
@@ -162,6 +171,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 		}
 		for _, r := range stuck {
 			p.stats.Stuck.Add(1)
+			p.obs.m.StuckOrders.Inc()
 			p.log.Warn("paid order stuck without a waybill", "order", r.Key, "state", r.State,
 				"since", r.CreatedAt.Format(time.RFC3339), "attempts", r.Attempts, "last_error", r.LastError)
 		}
@@ -199,7 +209,9 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 	if !ok {
 		return nil // this carrier type cannot be asked; its pushes are all there is
 	}
+	start := time.Now()
 	u, err := tr.Track(ctx, rec.ShipperCode, rec.Waybill, rec.OrderCode)
+	p.obs.carrierCall(rec.Carrier, "track", callOutcome(err, false), time.Since(start))
 	if err != nil && !errors.Is(err, errNoTrace) {
 		return err // polled again when the hand-out lapses
 	}
@@ -231,5 +243,8 @@ func (p *Pipeline) pushDecoders() map[string]webhook.Decoder {
 func (p *Pipeline) PushHandler() *webhook.Handler {
 	allow, _ := webhook.ParseAllow(p.cfg.HTTP.Allow) // validated with the config
 	return webhook.New(webhook.Config{MaxBody: p.cfg.HTTP.MaxBody, Allow: allow}, p.pushDecoders(), p,
-		func(carrier string, o webhook.Outcome) { p.stats.push(o) }, p.log)
+		func(carrier string, o webhook.Outcome) {
+			p.stats.push(o)
+			p.obs.m.Pushes.WithLabelValues(carrier, string(o)).Inc()
+		}, p.log.With("component", "webhook"))
 }

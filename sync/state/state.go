@@ -20,6 +20,7 @@ const (
 	Failed     = "failed"     // in the dead letter
 	Conflict   = "conflict"   // the shop already had another waybill; left untouched
 	Skipped    = "skipped"    // no longer eligible when read (cancelled meanwhile)
+	Dropped    = "dropped"    // taken out of the dead letter by hand; never shipped by shipsync
 )
 
 // ErrLeaseLost means another worker took the order over after this one's lease lapsed.
@@ -115,7 +116,7 @@ const (
 	Claimed ClaimResult = iota + 1
 	// Done: the order is finished (written, or a conflict left untouched); nothing to do.
 	Done
-	// Dead: the order is in the dead letter; only `dlq retry` brings it back.
+	// Dead: the order is in the dead letter; only `dlq retry` (Revive) brings it back.
 	Dead
 	// Busy: another worker holds an unexpired lease; Record.LeaseUntil says until when.
 	Busy
@@ -124,8 +125,8 @@ const (
 // Lua keeps the read-decide-write of a claim atomic.
 var claimScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
-if st == 'written' or st == 'conflict' then return {'done'} end
-if st == 'failed' and ARGV[4] ~= '1' then return {'dead'} end
+if st == 'written' or st == 'conflict' or st == 'dropped' then return {'done'} end
+if st == 'failed' then return {'dead'} end
 local now = tonumber(ARGV[2])
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local owner = redis.call('HGET', KEYS[1], 'lease_owner')
@@ -149,15 +150,10 @@ func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) er
 	return nil
 }
 
-// Claim atomically takes the order for owner for lease. reviveDead lets a dead-lettered order be
-// claimed again (dlq retry).
-func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration, reviveDead bool) (ClaimResult, Record, error) {
-	revive := "0"
-	if reviveDead {
-		revive = "1"
-	}
+// Claim atomically takes the order for owner for lease.
+func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration) (ClaimResult, Record, error) {
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key)},
-		owner, time.Now().UnixMilli(), lease.Milliseconds(), revive, s.prefix+"proc:").StringSlice()
+		owner, time.Now().UnixMilli(), lease.Milliseconds(), "", s.prefix+"proc:").StringSlice()
 	if err != nil {
 		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
 	}
@@ -424,4 +420,43 @@ func (s *Store) CountByState(ctx context.Context) (states, parcels map[string]in
 		return nil, nil, fmt.Errorf("count orders: %w", err)
 	}
 	return states, parcels, nil
+}
+
+// reviveScript moves a dead-lettered order back to the retry schedule, due now, with fresh
+// attempts. KEYS: order, retry, dlq. ARGV: key, now.
+var reviveScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'state') ~= 'failed' then return 0 end
+local last = redis.call('HGET', KEYS[1], 'last_error') or ''
+redis.call('HSET', KEYS[1], 'state', 'retry', 'attempts', 0, 'last_error', 'sent back from the dead letter (was: ' .. last .. ')',
+  'updated_at', ARGV[2], 'lease_owner', '', 'lease_until', 0)
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`)
+
+// Revive sends a dead-lettered order back through the normal path (`shipsync dlq retry`): the
+// running daemon picks it up from the retry schedule, and the claim and the carrier's OrderCode
+// still guarantee one waybill. It reports false when the order is not in the dead letter.
+func (s *Store) Revive(ctx context.Context, key string) (bool, error) {
+	n, err := reviveScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, key, time.Now().UnixMilli()).Int()
+	if err != nil {
+		return false, fmt.Errorf("revive order %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// Drop takes an order out of the dead letter for good (`shipsync dlq drop`): it is marked dropped,
+// so a replayed event does not ship it either.
+func (s *Store) Drop(ctx context.Context, key string) (bool, error) {
+	n, err := s.rdb.ZRem(ctx, s.dlqKey(), key).Result()
+	if err != nil {
+		return false, fmt.Errorf("drop order %s: %w", key, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := s.rdb.HSet(ctx, s.orderKey(key), "state", Dropped, "updated_at", time.Now().UnixMilli()).Err(); err != nil {
+		return false, fmt.Errorf("drop order %s: %w", key, err)
+	}
+	return true, nil
 }

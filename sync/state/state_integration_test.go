@@ -20,23 +20,23 @@ func TestClaimAndLease(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	res, rec, err := s.Claim(ctx, "7", "procA:1", lease, false)
+	res, rec, err := s.Claim(ctx, "7", "procA:1", lease)
 	if err != nil || res != state.Claimed || rec.State != state.Detected {
 		t.Fatalf("first claim: %v %+v %v", res, rec, err)
 	}
 	// A second worker of a live process finds it busy.
-	if res, _, _ := s.Claim(ctx, "7", "procA:2", lease, false); res != state.Busy {
+	if res, _, _ := s.Claim(ctx, "7", "procA:2", lease); res != state.Busy {
 		t.Fatalf("claim while held by a live process: %v", res)
 	}
 	// A process that is not alive (killed: its liveness key expired) loses the order at once.
-	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease, false); res != state.Busy {
+	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease); res != state.Busy {
 		// procA is alive, so procB must wait too
 		t.Fatalf("claim by another process while the holder lives: %v", res)
 	}
 	if _, err := rdb.Del(ctx, prefix+"proc:procA").Result(); err != nil {
 		t.Fatal(err)
 	}
-	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease, false); res != state.Claimed {
+	if res, _, _ := s.Claim(ctx, "7", "procB:1", lease); res != state.Claimed {
 		t.Fatalf("takeover from a dead process: %v", res)
 	}
 	// The old holder's writes are fenced off.
@@ -53,14 +53,14 @@ func TestClaimAndLease(t *testing.T) {
 	if _, err := rdb.Del(ctx, prefix+"proc:procB").Result(); err != nil {
 		t.Fatal(err)
 	}
-	res, rec, err = s.Claim(ctx, "7", "procC:1", lease, false)
+	res, rec, err = s.Claim(ctx, "7", "procC:1", lease)
 	if err != nil || res != state.Claimed || rec.Waybill != "W1" || rec.OrderCode != "SO7" || rec.State != state.Waybilled {
 		t.Fatalf("claim after a crash: %v %+v %v", res, rec, err)
 	}
 	if err := s.Written(ctx, "7", "procC:1"); err != nil {
 		t.Fatal(err)
 	}
-	if res, _, _ := s.Claim(ctx, "7", "procD:1", lease, false); res != state.Done {
+	if res, _, _ := s.Claim(ctx, "7", "procD:1", lease); res != state.Done {
 		t.Fatalf("claim of a written order: %v", res)
 	}
 }
@@ -72,7 +72,12 @@ func TestRetryAndDeadLetter(t *testing.T) {
 	lease := time.Minute
 	claim := func(key, owner string, revive bool) state.ClaimResult {
 		t.Helper()
-		res, _, err := s.Claim(ctx, key, owner, lease, revive)
+		if revive {
+			if ok, err := s.Revive(ctx, key); err != nil || !ok {
+				t.Fatalf("revive %s: %v %v", key, ok, err)
+			}
+		}
+		res, _, err := s.Claim(ctx, key, owner, lease)
 		if err != nil {
 			t.Fatal(err)
 		}

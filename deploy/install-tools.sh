@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Installs the external tools some tests need, with apt-get, when they are missing:
+#   promtool  (Debian package prometheus)  deploy tests: `promtool check rules`, `promtool check metrics`
+#   chromium  (Debian package chromium)    the status-page browser test
+# Idempotent: does nothing when both are present. Needs root (and apt-get) only when something is
+# missing. The prometheus package ships a server and enables a service for it; its maintainer
+# scripts are kept from starting it (policy-rc.d), and a server that starts anyway is stopped, so
+# the only thing used is /usr/bin/promtool.
+#   bash deploy/install-tools.sh
+set -euo pipefail
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+log() { printf 'install-tools: %s\n' "$*" >&2; }
+die() {
+	printf 'install-tools: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# prometheus_pids: pids of running processes whose executable is the packaged server.
+prometheus_pids() {
+	local p exe
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null || true)
+		[[ $exe == /usr/bin/prometheus ]] && printf '%s\n' "${p#/proc/}"
+	done
+	return 0
+}
+
+pkgs=()
+command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
+if ((${#pkgs[@]} == 0)); then
+	log "promtool and chromium are installed"
+	exit 0
+fi
+if ((EUID != 0)); then
+	die "missing ${pkgs[*]}; install them (Debian: apt-get install --no-install-recommends ${pkgs[*]}) or run this script as root"
+fi
+command -v apt-get >/dev/null 2>&1 || die "missing ${pkgs[*]} and no apt-get to install them"
+
+# Servers already running before us are not ours to stop.
+before=" $(prometheus_pids | tr '\n' ' ') "
+
+# Keep the packages' maintainer scripts from starting services (invoke-rc.d and
+# deb-systemd-invoke honour policy-rc.d). A policy already in place is left as it is.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\n# installed by shipsync deploy/install-tools.sh for the duration of apt-get\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+	trap 'rm -f "$policy"' EXIT
+fi
+
+log "installing ${pkgs[*]} with apt-get"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+
+if ((own_policy)); then
+	rm -f "$policy"
+	trap - EXIT
+fi
+
+if [[ " ${pkgs[*]} " == *" prometheus "* ]]; then
+	# Only promtool is wanted: no server now, none at boot.
+	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	elif command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d prometheus disable >/dev/null 2>&1 || true
+	fi
+	for pid in $(prometheus_pids); do
+		[[ $before == *" $pid "* ]] && continue
+		log "stopping the prometheus server the package started (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+	done
+fi
+
+command -v promtool >/dev/null 2>&1 || die "promtool still missing after apt-get install prometheus"
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+	die "chromium still missing after apt-get install chromium"
+log "ok: $(promtool --version 2>&1 | head -n1)"

@@ -1,0 +1,181 @@
+package statuspage
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"math"
+	"net/http"
+	"time"
+)
+
+// assets is the page, its script and its style. A package-level variable because go:embed
+// requires one; it is read once, in New.
+//
+//go:embed page.html static/app.js static/app.css
+var assets embed.FS
+
+// MaxLatest is the number of latest orders /api/status returns at most.
+const MaxLatest = 20
+
+// snapshotTimeout bounds one call of the producer, so a stuck Redis cannot pile up requests
+// from a page that polls every 2 s.
+const snapshotTimeout = 5 * time.Second
+
+// csp lets the page load only its own script and style and fetch only its own origin: no inline
+// code, no external URL, no framing, no forms.
+const csp = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Snapshot is what the page shows; the daemon fills it (sync/pipeline) on every /api/status
+// request.
+type Snapshot struct {
+	Now                  time.Time      `json:"now"`
+	Ready                bool           `json:"ready"`
+	BinlogLagSeconds     float64        `json:"binlog_lag_seconds"`
+	Checkpoint           string         `json:"checkpoint"` // "mysql-bin.000002:1234"
+	CheckpointAgeSeconds float64        `json:"checkpoint_age_seconds"`
+	OrdersPerMinute      float64        `json:"orders_per_minute"` // written back in the last minute
+	RetryQueue           int64          `json:"retry_queue"`
+	DeadLetter           int64          `json:"dead_letter"`
+	StaleParcels         int64          `json:"stale_parcels"` // flagged no_pickup + stuck orders
+	Carriers             []CarrierStats `json:"carriers"`
+	Latest               []OrderRow     `json:"latest"` // newest first, at most MaxLatest
+}
+
+// CarrierStats is one carrier's request outcome and response time.
+type CarrierStats struct {
+	Name        string  `json:"name"`
+	Requests    int64   `json:"requests"`
+	SuccessRate float64 `json:"success_rate"` // 0..1
+	P50Seconds  float64 `json:"p50_seconds"`
+	P99Seconds  float64 `json:"p99_seconds"`
+}
+
+// OrderRow is one recent order. Receiver, Phone and Address are filled raw by the producer and
+// masked by the handler before they are sent.
+type OrderRow struct {
+	Key       string    `json:"key"`
+	OrderCode string    `json:"order_code"`
+	Carrier   string    `json:"carrier"`
+	Waybill   string    `json:"waybill"`
+	State     string    `json:"state"`  // shipsync's state of the order: written_back, retrying, dead, ...
+	Status    string    `json:"status"` // canonical parcel status: created, in_transit, ...
+	Exception bool      `json:"exception"`
+	Receiver  string    `json:"receiver"`
+	Phone     string    `json:"phone"`
+	Address   string    `json:"address"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Handler serves the status page and its JSON. It is safe for concurrent use; the snapshot
+// function is called once per /api/status request, concurrently if requests are.
+type Handler struct {
+	snapshot      func(ctx context.Context) (Snapshot, error)
+	page, js, css []byte
+}
+
+// New returns the handler. snapshot is called on every /api/status request with the request's
+// context (bounded to 5 s); an error answers 503.
+func New(snapshot func(ctx context.Context) (Snapshot, error)) *Handler {
+	return &Handler{snapshot: snapshot, page: asset("page.html"), js: asset("static/app.js"), css: asset("static/app.css")}
+}
+
+func asset(name string) []byte {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		panic("statuspage: embedded asset missing: " + name) // a build defect, not a runtime condition
+	}
+	return b
+}
+
+// Register adds GET / (the page), GET /api/status and the page's two static files to mux. The
+// patterns carry no method so that every other method is answered here, with 405.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("/{$}", readOnly(h.static("text/html; charset=utf-8", h.page)))
+	mux.Handle("/static/app.js", readOnly(h.static("text/javascript; charset=utf-8", h.js)))
+	mux.Handle("/static/app.css", readOnly(h.static("text/css; charset=utf-8", h.css)))
+	mux.Handle("/api/status", readOnly(http.HandlerFunc(h.serveStatus)))
+}
+
+// readOnly sets the security headers on every response and refuses any method but GET and HEAD.
+func readOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			hd.Set("Allow", "GET, HEAD")
+			http.Error(w, "read only", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) static(contentType string, body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(body) //nolint:errcheck // the client went away
+	})
+}
+
+func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
+	defer cancel()
+	s, err := h.snapshot(ctx)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":"status unavailable"}` + "\n")) //nolint:errcheck // the client went away
+		return
+	}
+	body, err := json.Marshal(present(s))
+	if err != nil {
+		// present leaves nothing json cannot encode; kept so a future field cannot fail silently.
+		http.Error(w, "encode status", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(append(body, '\n')) //nolint:errcheck // the client went away
+}
+
+// present returns the copy of s that may leave the process: personal data masked, at most
+// MaxLatest orders, no nil lists (the page iterates them) and no NaN or infinity (which JSON
+// cannot carry, and a rate over zero requests easily produces). s itself is not modified.
+func present(s Snapshot) Snapshot {
+	if s.Now.IsZero() {
+		s.Now = time.Now()
+	}
+	s.BinlogLagSeconds = finite(s.BinlogLagSeconds)
+	s.CheckpointAgeSeconds = finite(s.CheckpointAgeSeconds)
+	s.OrdersPerMinute = finite(s.OrdersPerMinute)
+	carriers := make([]CarrierStats, len(s.Carriers))
+	for i, c := range s.Carriers {
+		c.SuccessRate = finite(c.SuccessRate)
+		c.P50Seconds = finite(c.P50Seconds)
+		c.P99Seconds = finite(c.P99Seconds)
+		carriers[i] = c
+	}
+	s.Carriers = carriers
+	latest := make([]OrderRow, min(len(s.Latest), MaxLatest))
+	for i := range latest {
+		o := s.Latest[i]
+		o.Receiver = MaskName(o.Receiver)
+		o.Phone = MaskPhone(o.Phone)
+		o.Address = MaskAddress(o.Address)
+		latest[i] = o
+	}
+	s.Latest = latest
+	return s
+}
+
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
+}
