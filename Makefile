@@ -10,13 +10,15 @@ all: build
 build:
 	$(GO) build -o bin/shipsync ./cmd/shipsync
 
-## test: start MariaDB + Redis (installing them with apt-get when missing and root), run every
-## test, stop what was started.
+## test: install promtool and chromium when missing (apt-get, as root), start MariaDB + Redis
+## (installing them the same way), run every test, stop what was started.
 test:
+	bash deploy/install-tools.sh
 	bash testenv/with.sh $(GO) test $(TESTFLAGS) ./...
 
 ## test-unit: tests that need nothing running.
 test-unit:
+	bash deploy/install-tools.sh
 	$(GO) test $(TESTFLAGS) -short ./...
 
 testenv-up:

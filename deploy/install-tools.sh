@@ -2,7 +2,8 @@
 # Installs the external tools some tests need, with apt-get, when they are missing:
 #   promtool  (Debian package prometheus)  deploy tests: `promtool check rules`, `promtool check metrics`
 #   chromium  (Debian package chromium)    the status-page browser test
-# Idempotent: does nothing when both are present. Needs root (and apt-get) only when something is
+#   systemd-analyze (Debian package systemd, present on most installs)  deploy tests: `verify` of the unit
+# Idempotent: does nothing when all are present. Needs root (and apt-get) only when something is
 # missing. The prometheus package ships a server and enables a service for it; its maintainer
 # scripts are kept from starting it (policy-rc.d), and a server that starts anyway is stopped, so
 # the only thing used is /usr/bin/promtool.
@@ -29,8 +30,9 @@ prometheus_pids() {
 pkgs=()
 command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
 if ((${#pkgs[@]} == 0)); then
-	log "promtool and chromium are installed"
+	log "promtool, chromium and systemd-analyze are installed"
 	exit 0
 fi
 if ((EUID != 0)); then
@@ -84,4 +86,5 @@ fi
 command -v promtool >/dev/null 2>&1 || die "promtool still missing after apt-get install prometheus"
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
 	die "chromium still missing after apt-get install chromium"
+command -v systemd-analyze >/dev/null 2>&1 || die "systemd-analyze still missing after apt-get install systemd"
 log "ok: $(promtool --version 2>&1 | head -n1)"

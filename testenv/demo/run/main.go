@@ -203,6 +203,7 @@ func run(ctx context.Context) (err error) {
 		return err
 	}
 	fmt.Printf("  running: tailing the binlog (checkpoint saved in Redis), carrier pushes on %s\n", pushURL)
+	fmt.Printf("  status page: http://%s/   metrics: http://%s/metrics\n", configHTTPAddr, configHTTPAddr)
 
 	// 3. Pay 200 orders like a live shop, and watch waybills arrive.
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -248,6 +249,12 @@ func run(ctx context.Context) (err error) {
 	}
 	if err := showActions(ctx, db); err != nil {
 		return err
+	}
+
+	if os.Getenv("SHIPSYNC_DEMO_KEEP") != "" {
+		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): status page http://%s/ — Ctrl-C stops them", configHTTPAddr)
+		<-ctx.Done()
+		ctx = context.WithoutCancel(ctx)
 	}
 
 	// 6. Stop the daemon (it drains and saves its checkpoint) and the simulator.
