@@ -130,7 +130,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		dec.Reply(w, false, string(o))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Deadline)
+	// Not the client's context: a carrier hanging up must not cut a write-back in the middle.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.Deadline)
 	defer cancel()
 	success, reason := true, ""
 	for _, u := range updates {

@@ -21,6 +21,7 @@ type observer struct {
 	lastEvent  atomic.Int64 // unix nanos of the newest binlog event time, or of the last heartbeat
 	lastMove   atomic.Int64 // unix nanos when the checkpoint last moved
 	streamUp   atomic.Bool
+	pingSince  atomic.Int64 // unix nanos when the outstanding shop ping started; 0: none
 	redisUp    atomic.Bool
 	shopUp     atomic.Bool
 	checkpoint atomic.Pointer[string]
@@ -161,9 +162,7 @@ func (p *Pipeline) refresh(ctx context.Context) {
 		o.m.RetryDepth.Set(float64(retry))
 		o.m.DeadLetterDepth.Set(float64(dead))
 	}
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	o.shopUp.Store(p.meta.PingContext(pctx) == nil)
-	cancel()
+	p.pingShop()
 	ready, _ := p.Ready()
 	o.m.Ready.Set(b2f(ready))
 }
@@ -173,6 +172,24 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// pingShop checks the shop connection without blocking the caller. The ping runs without a
+// cancellable context: go-mysql's driver closes a connection whose context ends mid-command
+// from another goroutine, unsynchronised. A ping outstanding for 5 s means the shop is down.
+func (p *Pipeline) pingShop() {
+	o := p.obs
+	now := time.Now().UnixNano()
+	if !o.pingSince.CompareAndSwap(0, now) {
+		if time.Since(time.Unix(0, o.pingSince.Load())) > 5*time.Second {
+			o.shopUp.Store(false)
+		}
+		return
+	}
+	go func() {
+		o.shopUp.Store(p.meta.PingContext(context.Background()) == nil)
+		o.pingSince.Store(0)
+	}()
 }
 
 // Snapshot is what the status page shows.

@@ -40,8 +40,10 @@ func TestStatusReturn(t *testing.T) {
 		DuplicateRate: 0.2, OutOfOrderRate: 0.2, BadSignatureRate: 0.05,
 		ExceptionRate: 0.15, ReturnRate: 0.1, NoPickupRate: 0.05})
 	h.statusTables()
-	// The simulator runs 4 days a second; the watchdog's 48 h become half a second, scanned often.
-	h.cfg.Watchdog.NoPickupAfter = 2 * time.Second
+	// The simulator runs 4 days a second, so pickups come within a few hundredths of a second of
+	// the waybill; the watchdog's threshold leaves a wide margin for pushes that arrive before
+	// the waybill is written back (answered Success:false and sent again with backoff).
+	h.cfg.Watchdog.NoPickupAfter = 5 * time.Second
 	h.cfg.Watchdog.ScanEvery = 100 * time.Millisecond
 	h.run(false)
 	h.waitStarted()
