@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/testenv"
 	"github.com/shipsync/shipsync/testenv/demo"
 )
@@ -60,5 +63,43 @@ func TestCheck(t *testing.T) {
 	out, err = run(badYAML)
 	if !errors.As(err, &code) || code != 1 || !strings.Contains(out, "carriers[0].max_in_flight") {
 		t.Errorf("a config with a wrong type: err %v, output:\n%s", err, out)
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	db, name := testenv.NewDatabase(t)
+	if err := demo.LoadSchema(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	rdb, prefix := testenv.RequireRedis(t)
+	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
+	t.Setenv("KDNIAO_APP_KEY", testAppKey)
+	conf := writeConfig(t, name, prefix, "http://127.0.0.1:8700")
+	ctx := context.Background()
+	s := state.New(rdb, prefix)
+	if err := s.SaveCheckpoint(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Claim(ctx, "1", "p:1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeadLetter(ctx, "1", "p:1", "refused", true); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := dispatch(ctx, []string{"status", "--config", conf, "--json"}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var r statusReport
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if r.Checkpoint != "mysql-bin.000001:4" || r.BinlogEnd == "" || r.DeadLetter != 1 || r.Orders["failed"] != 1 {
+		t.Errorf("status: %+v", r)
+	}
+	out.Reset()
+	if err := dispatch(ctx, []string{"status", "--config", conf}, &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "dead letter    1") || !strings.Contains(out.String(), "failed") {
+		t.Errorf("status table: %v\n%s", err, out.String())
 	}
 }
