@@ -16,15 +16,21 @@ import (
 	"github.com/shipsync/shipsync/testenv/demo"
 )
 
-func TestCheck(t *testing.T) {
+// demoShop is an empty demo shop, a Redis prefix and a config file for them.
+func demoShop(t *testing.T) (conf string, s *state.Store) {
+	t.Helper()
 	db, name := testenv.NewDatabase(t)
 	if err := demo.LoadSchema(context.Background(), db); err != nil {
 		t.Fatal(err)
 	}
-	_, prefix := testenv.RequireRedis(t)
+	rdb, prefix := testenv.RequireRedis(t)
 	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
 	t.Setenv("KDNIAO_APP_KEY", testAppKey)
-	good := writeConfig(t, name, prefix, "http://127.0.0.1:8700")
+	return writeConfig(t, name, prefix, "http://127.0.0.1:8700"), state.New(rdb, prefix)
+}
+
+func TestCheck(t *testing.T) {
+	good, _ := demoShop(t)
 
 	run := func(path string) (string, error) {
 		var out, errOut bytes.Buffer
@@ -67,16 +73,8 @@ func TestCheck(t *testing.T) {
 }
 
 func TestStatusJSON(t *testing.T) {
-	db, name := testenv.NewDatabase(t)
-	if err := demo.LoadSchema(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	rdb, prefix := testenv.RequireRedis(t)
-	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
-	t.Setenv("KDNIAO_APP_KEY", testAppKey)
-	conf := writeConfig(t, name, prefix, "http://127.0.0.1:8700")
+	conf, s := demoShop(t)
 	ctx := context.Background()
-	s := state.New(rdb, prefix)
 	if err := s.SaveCheckpoint(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 4}); err != nil {
 		t.Fatal(err)
 	}

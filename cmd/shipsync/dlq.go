@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/state"
 )
 
@@ -48,11 +47,7 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		keys, rest = append(keys, fs.Arg(0)), fs.Args()[1:]
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	d, err := open(ctx, cfg)
+	d, err := loadAndOpen(ctx, *path)
 	if err != nil {
 		return err
 	}

@@ -10,21 +10,11 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sync/state"
-	"github.com/shipsync/shipsync/testenv"
-	"github.com/shipsync/shipsync/testenv/demo"
 )
 
 func TestDLQCommand(t *testing.T) {
-	db, name := testenv.NewDatabase(t)
-	if err := demo.LoadSchema(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	rdb, prefix := testenv.RequireRedis(t)
-	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
-	t.Setenv("KDNIAO_APP_KEY", testAppKey)
-	conf := writeConfig(t, name, prefix, "http://127.0.0.1:8700")
+	conf, s := demoShop(t)
 	ctx := context.Background()
-	s := state.New(rdb, prefix)
 	for key, reason := range map[string]string{"5": "order SO5 has no receiver_address", "6": "carrier refused: 102 bad phone"} {
 		if _, _, err := s.Claim(ctx, key, "p:"+key, time.Minute); err != nil {
 			t.Fatal(err)

@@ -75,6 +75,15 @@ type deps struct {
 	shop  *shopdb.DB
 }
 
+// loadAndOpen is what the inspection commands (status, dlq) start with.
+func loadAndOpen(ctx context.Context, path string) (*deps, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg)
+}
+
 func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 	d := &deps{}
 	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, cfg.Shop.MaxConns)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sources/binlog"
-	"github.com/shipsync/shipsync/sync/config"
 )
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -21,11 +20,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	d, err := open(ctx, cfg)
+	d, err := loadAndOpen(ctx, *path)
 	if err != nil {
 		return err
 	}
