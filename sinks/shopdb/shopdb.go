@@ -114,6 +114,9 @@ type Order struct {
 	Remark           string
 	WeightKg         float64
 	VolumeM3         float64
+	// Columns holds every column the query returned, by lower-case name, as text (routing
+	// rules may test any of them).
+	Columns map[string]string
 }
 
 // Item is one line of an order.
@@ -149,6 +152,7 @@ func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err er
 		ReceiverPhone: v["receiver_phone"], ReceiverProvince: v["receiver_province"],
 		ReceiverCity: v["receiver_city"], ReceiverDistrict: v["receiver_district"],
 		ReceiverAddress: v["receiver_address"], ReceiverPostcode: v["receiver_postcode"], Remark: v["remark"],
+		Columns: v,
 	}
 	if o.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
 		return Order{}, false, fmt.Errorf("%s weight_kg: %w", d.query.name, err)

@@ -118,6 +118,17 @@ type Carrier struct {
 	// its waybills are polled every PollEvery.
 	Push      *bool         `yaml:"push"`
 	PollEvery time.Duration `yaml:"poll_every"`
+	// RateLimit caps requests per second to this carrier (aggregators enforce quotas); 0: none.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Breaker opens after Failures consecutive failed calls and lets one call through after
+	// Cooldown; while open, orders fail over or wait.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Breaker is a carrier's circuit breaker.
+type Breaker struct {
+	Failures int           `yaml:"failures"`
+	Cooldown time.Duration `yaml:"cooldown"`
 }
 
 // Pushes reports whether the carrier pushes status updates.
@@ -137,6 +148,17 @@ func (c *Config) Carrier(name string) (Carrier, bool) {
 type Routing struct {
 	Default  string   `yaml:"default"`
 	Failover []string `yaml:"failover"`
+	// Rules pick a carrier by the order; the first whose conditions all hold wins.
+	Rules []Rule `yaml:"rules"`
+}
+
+// Rule routes matching orders to Carrier. Empty conditions hold.
+type Rule struct {
+	Carrier     string     `yaml:"carrier"`
+	Province    []string   `yaml:"province"`      // receiver_province is one of these
+	MinWeightKg float64    `yaml:"min_weight_kg"` // weight_kg >= this
+	MaxWeightKg float64    `yaml:"max_weight_kg"` // weight_kg <= this (0: no limit)
+	Column      *Condition `yaml:"column"`        // a column orders.query returns, by its text
 }
 
 // Retry is the schedule for transient failures.
@@ -238,6 +260,8 @@ func (c *Config) applyDefaults() {
 		setInt(&cr.PayType, 1)
 		setInt(&cr.ExpType, 1)
 		setDuration(&cr.PollEvery, 30*time.Minute)
+		setInt(&cr.Breaker.Failures, 5)
+		setDuration(&cr.Breaker.Cooldown, 30*time.Second)
 	}
 	if len(c.Carriers) > 0 {
 		setString(&c.Routing.Default, c.Carriers[0].Name)

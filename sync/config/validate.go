@@ -313,6 +313,11 @@ func (c *Config) validateCarriers(v *validator) {
 			v.required(p+".secret", cr.Secret, " (the shared HMAC secret, e.g. from ${CARRIER_SECRET})")
 		}
 		v.positive(p+".poll_every", cr.PollEvery)
+		if cr.RateLimit < 0 {
+			v.add(p+".rate_limit", "must not be negative (got %v)", cr.RateLimit)
+		}
+		v.atLeast(p+".breaker.failures", cr.Breaker.Failures, 1)
+		v.positive(p+".breaker.cooldown", cr.Breaker.Cooldown)
 		v.required(p+".shipper_code", cr.ShipperCode, " (the carrier's code, e.g. SF)")
 		if cr.PayType < 1 || cr.PayType > 3 {
 			v.add(p+".pay_type", "must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got %d", cr.PayType)
@@ -348,6 +353,16 @@ func (c *Config) validateRouting(v *validator) {
 	known("routing.default", c.Routing.Default)
 	for i, name := range c.Routing.Failover {
 		known(fmt.Sprintf("routing.failover[%d]", i), name)
+	}
+	for i, r := range c.Routing.Rules {
+		p := fmt.Sprintf("routing.rules[%d]", i)
+		known(p+".carrier", r.Carrier)
+		if r.MinWeightKg < 0 || r.MaxWeightKg < 0 || (r.MaxWeightKg > 0 && r.MaxWeightKg < r.MinWeightKg) {
+			v.add(p, "weights must be >= 0 and max_weight_kg >= min_weight_kg")
+		}
+		if r.Column != nil && (r.Column.Column == "" || len(r.Column.In) == 0) {
+			v.add(p+".column", "needs column and in")
+		}
 	}
 }
 

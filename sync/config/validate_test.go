@@ -129,6 +129,8 @@ func TestValidate(t *testing.T) {
 			"carriers[0].type: required (supported: kdniao, signedjson)",
 			"carriers[0].url: required (the carrier's API endpoint)",
 			"carriers[0].poll_every: must be > 0 (got 0s)",
+			"carriers[0].breaker.failures: must be >= 1 (got 0)",
+			"carriers[0].breaker.cooldown: must be > 0 (got 0s)",
 			"carriers[0].shipper_code: required (the carrier's code, e.g. SF)",
 			"carriers[0].pay_type: must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got 4",
 			"carriers[0].exp_type: must be >= 1 (got 0)",

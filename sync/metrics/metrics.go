@@ -35,6 +35,7 @@ type Metrics struct {
 	UnknownStatusCodes *prometheus.CounterVec // carrier
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
+	CircuitOpen        *prometheus.GaugeVec // carrier
 	Leader             prometheus.Gauge
 	Ready              prometheus.Gauge
 }
@@ -93,6 +94,8 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
+		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "circuit_open",
+			Help: "1 while the carrier's circuit breaker is open (or half-open)."}, []string{"carrier"}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
 			Help: "1 while this process tails the binlog."}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "ready",
@@ -101,7 +104,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.Leader, m.Ready,
+		m.CircuitOpen, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -71,6 +71,8 @@ type carrierSlot struct {
 	name, shipperCode string
 	c                 Carrier
 	sem               chan struct{}
+	br                *breaker
+	limit             *limiter
 }
 
 type job struct {
@@ -134,7 +136,8 @@ func New(o Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("carrier %s: no client", c.Name)
 		}
 		p.carriers[c.Name] = &carrierSlot{name: c.Name, shipperCode: c.ShipperCode, c: cl,
-			sem: make(chan struct{}, c.MaxInFlight)}
+			sem: make(chan struct{}, c.MaxInFlight), limit: newLimiter(c.RateLimit),
+			br: &breaker{failures: c.Breaker.Failures, cooldown: c.Breaker.Cooldown}}
 	}
 	if _, ok := p.carriers[cfg.Routing.Default]; !ok {
 		return nil, fmt.Errorf("routing.default %q is not a configured carrier", cfg.Routing.Default)

@@ -127,6 +127,7 @@ func (h *harness) payThenCancel(ids []int64) {
 func TestTimeoutAfterCommit(t *testing.T) {
 	h, ids := newHarness(t, "demo", 5, sim.Config{TimeoutAfterCommitRate: 1, Hang: 10 * time.Second})
 	h.cfg.Carriers[0].Timeout = 300 * time.Millisecond
+	h.cfg.Carriers[0].Breaker.Failures = 100 // slow, not down: keep the circuit closed here
 	h.run(false)
 	h.waitStarted()
 	if err := demo.Pay(context.Background(), h.db, ids); err != nil {

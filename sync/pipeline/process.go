@@ -56,23 +56,30 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 		return p.fail(ctx, owner, rec, "", err, false)
 	}
 
-	slot := p.route()
-	if err := p.store.Submitting(ctx, j.key, owner, order.Code, slot.name, slot.shipperCode); err != nil {
-		return err
+	sticky := ""
+	if rec.Sticky {
+		sticky = rec.Carrier
 	}
-	rec.OrderCode, rec.Carrier, rec.ShipperCode = order.Code, slot.name, slot.shipperCode
-	select {
-	case slot.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	var wb Waybill
+	var slot *carrierSlot
+	err = errors.New("no carrier configured")
+	for _, slot = range p.candidates(order, sticky) {
+		wb, err = p.create(ctx, j.key, owner, &rec, slot, ship)
+		if err == nil {
+			break
+		}
+		if maybeCreated(err) {
+			// It may exist at this carrier: only this carrier, with this OrderCode, may be asked
+			// again (it answers 106 with the same waybill). Never fail over now.
+			rec.Sticky = true
+			return p.fail(ctx, owner, rec, slot.name, err, false)
+		}
+		// Certainly nothing was created (refused connection, open circuit, explicit
+		// rejection): the next carrier may try.
+		p.log.Warn("carrier made no waybill; failing over", "order", j.key, "carrier", slot.name, "err", err)
 	}
-	p.stats.CarrierCalls.Add(1)
-	start := time.Now()
-	wb, err := slot.c.Create(ctx, ship)
-	<-slot.sem
-	p.obs.carrierCall(slot.name, "create", callOutcome(err, wb.Repeat), time.Since(start))
 	if err != nil {
-		return p.fail(ctx, owner, rec, slot.name, err, false)
+		return p.fail(ctx, owner, rec, rec.Carrier, err, false)
 	}
 	pickup := ""
 	if !wb.PickupTime.IsZero() {
@@ -89,8 +96,37 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 	return p.writeBack(ctx, owner, rec, j.at)
 }
 
-// route picks the carrier; rules and failover come with issue #4.
-func (p *Pipeline) route() *carrierSlot { return p.carriers[p.cfg.Routing.Default] }
+// create asks one carrier for the waybill, through its circuit breaker, rate limit and
+// in-flight bound, after recording in Redis which carrier is being asked.
+func (p *Pipeline) create(ctx context.Context, key, owner string, rec *state.Record, slot *carrierSlot, ship Shipment) (Waybill, error) {
+	if !slot.br.allow(time.Now()) {
+		return Waybill{}, circuitOpen{slot.name}
+	}
+	if err := p.store.Submitting(ctx, key, owner, ship.OrderCode, slot.name, slot.shipperCode); err != nil {
+		slot.br.done(true, time.Now()) // no call was made; release a half-open probe
+		return Waybill{}, err
+	}
+	rec.OrderCode, rec.Carrier, rec.ShipperCode = ship.OrderCode, slot.name, slot.shipperCode
+	if err := slot.limit.wait(ctx); err != nil {
+		slot.br.done(true, time.Now())
+		return Waybill{}, err
+	}
+	select {
+	case slot.sem <- struct{}{}:
+	case <-ctx.Done():
+		slot.br.done(true, time.Now())
+		return Waybill{}, ctx.Err()
+	}
+	p.stats.CarrierCalls.Add(1)
+	start := time.Now()
+	wb, err := slot.c.Create(ctx, ship)
+	<-slot.sem
+	// A rejection of this order says nothing about the carrier's health.
+	slot.br.done(err == nil || isPermanent(err), time.Now())
+	p.obs.m.CircuitOpen.WithLabelValues(slot.name).Set(b2f(slot.br.open()))
+	p.obs.carrierCall(slot.name, "create", callOutcome(err, wb.Repeat), time.Since(start))
+	return wb, err
+}
 
 // enrich reads the order and its items. "No items yet" is re-read until orders.ready_timeout;
 // so is "no row", which may be a commit not yet visible to a fresh read.
@@ -173,6 +209,13 @@ func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record
 // exhausted retries, the retry schedule otherwise.
 func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, carrier string, cause error, waybilled bool) error {
 	attempt := rec.Attempts + 1
+	var open circuitOpen
+	if errors.As(cause, &open) {
+		// Nothing was tried: no attempt is used up; look again when the breaker lets a probe through.
+		due := time.Now().Add(p.carriers[open.carrier].br.cooldown)
+		_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, false, waybilled, rec.Sticky)
+		return err
+	}
 	if isPermanent(cause) {
 		p.log.Warn("order failed permanently", "order", rec.Key, "carrier", carrier, "attempt", attempt, "err", cause)
 		return p.deadLetter(ctx, owner, rec, cause.Error(), true)
@@ -186,7 +229,7 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 		"err", cause, "retry_at", due.Format(time.RFC3339))
 	p.stats.Retries.Add(1)
 	p.obs.m.Orders.WithLabelValues(metrics.OrderRetried).Inc()
-	_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, true, waybilled)
+	_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, true, waybilled, rec.Sticky)
 	return err
 }
 

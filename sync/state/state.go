@@ -65,6 +65,7 @@ type Record struct {
 	LeaseOwner  string
 	LeaseUntil  time.Time
 	WaybillAt   time.Time
+	Sticky      bool // the carrier may have created a waybill: ask no other
 	// Parcel status as last applied (sync/status).
 	Status          string
 	StatusException bool
@@ -81,6 +82,7 @@ func recordFrom(key string, m map[string]string) Record {
 	r.UpdatedAt = msTime(m["updated_at"])
 	r.LeaseUntil = msTime(m["lease_until"])
 	r.WaybillAt = msTime(m["waybill_at"])
+	r.Sticky = m["sticky"] == "1"
 	r.Status, r.StatusReason = m["status"], m["status_reason"]
 	r.StatusException = m["status_exception"] == "1"
 	r.StatusTime = msTime(m["status_time"])
@@ -295,13 +297,14 @@ func (s *Store) Skipped(ctx context.Context, key, owner, reason string) error {
 // ScheduleRetry parks the order in the retry schedule, due at due. countAttempt increments the
 // attempt counter (a failed carrier call) and returns the new count. The state stays Waybilled
 // when a waybill is already recorded, so the retry only writes back.
-func (s *Store) ScheduleRetry(ctx context.Context, key, owner, reason string, due time.Time, countAttempt bool, waybilled bool) (int, error) {
+// sticky records that the carrier may have created a waybill, so only it may be asked again.
+func (s *Store) ScheduleRetry(ctx context.Context, key, owner, reason string, due time.Time, countAttempt, waybilled, sticky bool) (int, error) {
 	st := Retry
 	if waybilled {
 		st = Waybilled
 	}
 	return s.update(ctx, key, owner, change{retryDue: strconv.FormatInt(due.UnixMilli(), 10), dlq: "-",
-		release: true, incr: countAttempt, fields: []string{"state", st, "last_error", reason}})
+		release: true, incr: countAttempt, fields: []string{"state", st, "last_error", reason, "sticky", flag(sticky)}})
 }
 
 // DeadLetter moves the order to the dead letter with its reason.

@@ -84,12 +84,12 @@ func TestRetryAndDeadLetter(t *testing.T) {
 		return res
 	}
 	claim("1", "p:1", false)
-	n, err := s.ScheduleRetry(ctx, "1", "p:1", "timeout", time.Now().Add(-time.Millisecond), true, false)
+	n, err := s.ScheduleRetry(ctx, "1", "p:1", "timeout", time.Now().Add(-time.Millisecond), true, false, false)
 	if err != nil || n != 1 {
 		t.Fatalf("schedule retry: %d %v", n, err)
 	}
 	claim("2", "p:2", false)
-	if _, err := s.ScheduleRetry(ctx, "2", "p:2", "timeout", time.Now().Add(time.Hour), true, false); err != nil {
+	if _, err := s.ScheduleRetry(ctx, "2", "p:2", "timeout", time.Now().Add(time.Hour), true, false, false); err != nil {
 		t.Fatal(err)
 	}
 	due, err := s.TakeDue(ctx, 10, time.Minute)

@@ -1,0 +1,93 @@
+package pipeline_test
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/kdniao/sim"
+	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/testenv/demo"
+)
+
+// withBackup adds a second Kdniao carrier, "backup", as the failover of the default one.
+func (h *harness) withBackup() *sim.Server {
+	h.t.Helper()
+	s := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testAppKey, Prefix: "BAK"})
+	srv := httptest.NewServer(s)
+	h.t.Cleanup(srv.Close)
+	backup := h.cfg.Carriers[0]
+	backup.Name, backup.URL, backup.ShipperCode = "backup", srv.URL+"/api/EOrderService", "BAK"
+	h.cfg.Carriers = append(h.cfg.Carriers, backup)
+	h.cfg.Routing.Failover = []string{"backup"}
+	return s
+}
+
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	return "http://" + addr + "/api/EOrderService"
+}
+
+// TestFailover: when the first carrier certainly created nothing (connection refused, circuit
+// open) the order goes to the failover carrier, which is recorded and written back; after an
+// ambiguous timeout it stays with the first carrier and its OrderCode, never failing over.
+func TestFailover(t *testing.T) {
+	t.Run("refused connections fail over", func(t *testing.T) {
+		h, ids := newHarness(t, "demo", 8, sim.Config{})
+		backup := h.withBackup()
+		h.cfg.Carriers[0].URL = refusedURL(t)
+		h.cfg.Carriers[0].Breaker = config.Breaker{Failures: 3, Cooldown: time.Minute}
+		h.run(false)
+		h.waitStarted()
+		if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+			t.Fatal(err)
+		}
+		h.waitWritten(ids, 30*time.Second)
+		for id, r := range h.rows(ids) {
+			want, ok := backup.Waybill(r.sn)
+			if !ok || r.invoice != want || !strings.HasPrefix(r.invoice, "BAK") {
+				t.Errorf("order %d: waybill %q, backup carrier %q", id, r.invoice, want)
+			}
+			if rec := h.record(id); rec.Carrier != "backup" || rec.ShipperCode != "BAK" {
+				t.Errorf("order %d: recorded carrier %q/%q", id, rec.Carrier, rec.ShipperCode)
+			}
+			if n := h.count("SELECT COUNT(*) FROM ecs_order_action WHERE order_id = ? AND action_note LIKE 'backup waybill %'", id); n != 1 {
+				t.Errorf("order %d: the write-back does not name the carrier that made the waybill", id)
+			}
+		}
+		if st := backup.Stats(); st.Creates != int64(len(ids)) {
+			t.Errorf("backup %+v", st)
+		}
+		if open, _ := sample(h.scrape(), `shipsync_carrier_circuit_open{carrier="sim"}`); open != 1 {
+			t.Errorf("the refusing carrier's circuit is not open")
+		}
+	})
+	t.Run("an ambiguous timeout never fails over", func(t *testing.T) {
+		h, ids := newHarness(t, "demo", 4, sim.Config{TimeoutAfterCommitRate: 1, Hang: 10 * time.Second})
+		backup := h.withBackup()
+		h.cfg.Carriers[0].Timeout = 300 * time.Millisecond
+		h.cfg.Carriers[0].Breaker.Failures = 100
+		h.run(false)
+		h.waitStarted()
+		if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+			t.Fatal(err)
+		}
+		h.waitWritten(ids, 30*time.Second)
+		h.assertShipped(ids) // each the first carrier's waybill, recovered with 106
+		if st := backup.Stats(); st.Requests != 0 {
+			t.Errorf("the backup carrier was asked after an ambiguous timeout: %+v", st)
+		}
+		if st := h.sim.Stats(); st.Creates != int64(len(ids)) || st.Repeats < int64(len(ids)) {
+			t.Errorf("first carrier %+v", st)
+		}
+	})
+}

@@ -1,0 +1,150 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/config"
+)
+
+// breaker is a carrier's circuit breaker: closed until `failures` calls in a row fail, then open
+// for `cooldown`, then half-open: one call goes through, and its result closes or reopens it.
+type breaker struct {
+	failures int
+	cooldown time.Duration
+
+	mu        sync.Mutex
+	run       int       // consecutive failures
+	openUntil time.Time // zero: closed
+	probing   bool      // half-open and the probe is out
+}
+
+// allow reports whether a call may go now. A false answer means certainly no call was made.
+func (b *breaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.openUntil.IsZero():
+		return true
+	case now.Before(b.openUntil) || b.probing:
+		return false
+	default:
+		b.probing = true // half-open: this call is the probe
+		return true
+	}
+}
+
+// done records a call's result.
+func (b *breaker) done(ok bool, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+	if ok {
+		b.run, b.openUntil = 0, time.Time{}
+		return
+	}
+	b.run++
+	if b.run >= b.failures || !b.openUntil.IsZero() {
+		b.openUntil = now.Add(b.cooldown)
+	}
+}
+
+func (b *breaker) open() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.openUntil.IsZero()
+}
+
+// limiter spaces calls to at most rate per second (no bursts); nil: no limit.
+type limiter struct {
+	every time.Duration
+	mu    sync.Mutex
+	next  time.Time
+}
+
+func newLimiter(rate float64) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &limiter{every: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait blocks until the caller's slot.
+func (l *limiter) wait(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	slot := l.next
+	if slot.Before(now) {
+		slot = now
+	}
+	l.next = slot.Add(l.every)
+	l.mu.Unlock()
+	return sleep(ctx, slot.Sub(now))
+}
+
+// candidates lists the carriers to try for an order, in order: the first routing rule that
+// matches (else routing.default), then routing.failover. An order whose last attempt may have
+// created a waybill (sticky) only ever goes back to that carrier, with the same OrderCode.
+func (p *Pipeline) candidates(o shopdb.Order, sticky string) []*carrierSlot {
+	if s, ok := p.carriers[sticky]; ok {
+		return []*carrierSlot{s}
+	}
+	first := p.cfg.Routing.Default
+	for _, r := range p.cfg.Routing.Rules {
+		if ruleMatches(r, o) {
+			first = r.Carrier
+			break
+		}
+	}
+	names := append([]string{first}, p.cfg.Routing.Failover...)
+	var out []*carrierSlot
+	for i, n := range names {
+		if s, ok := p.carriers[n]; ok && !slices.Contains(names[:i], n) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func ruleMatches(r config.Rule, o shopdb.Order) bool {
+	if len(r.Province) > 0 && !slices.Contains(r.Province, o.ReceiverProvince) {
+		return false
+	}
+	if r.MinWeightKg > 0 && o.WeightKg < r.MinWeightKg {
+		return false
+	}
+	if r.MaxWeightKg > 0 && o.WeightKg > r.MaxWeightKg {
+		return false
+	}
+	if c := r.Column; c != nil {
+		v, ok := o.Columns[c.Column]
+		if !ok || !slices.Contains(c.In, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// maybeCreated: the call may have created a waybill (timeout after sending, 5xx, garbled
+// answer). Errors that cannot say are taken as maybe.
+func maybeCreated(err error) bool {
+	var mc interface{ MaybeCreated() bool }
+	if errors.As(err, &mc) {
+		return mc.MaybeCreated()
+	}
+	return !isPermanent(err)
+}
+
+// circuitOpen: the breaker refused the call, so certainly nothing was created.
+type circuitOpen struct{ carrier string }
+
+func (e circuitOpen) Error() string      { return fmt.Sprintf("carrier %s: circuit open", e.carrier) }
+func (e circuitOpen) MaybeCreated() bool { return false }
