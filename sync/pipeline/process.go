@@ -43,8 +43,10 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 	}
 	order, items, found, err := p.enrich(ctx, j.key)
 	switch {
-	case err != nil:
+	case errors.Is(err, errNotReady):
 		return p.fail(ctx, owner, rec, "", err, false)
+	case err != nil:
+		return p.fail(ctx, owner, rec, "", shopDown{err}, false)
 	case !found:
 		p.stats.Skipped.Add(1)
 		p.obs.m.Orders.WithLabelValues(metrics.OrderSkipped).Inc()
@@ -176,7 +178,7 @@ func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record
 	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
 		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()
-		return p.fail(ctx, owner, rec, rec.Carrier, err, true)
+		return p.fail(ctx, owner, rec, rec.Carrier, shopDown{err}, true)
 	}
 	p.obs.m.Writebacks.WithLabelValues("waybill", outcome.String()).Inc()
 	switch outcome {
@@ -214,6 +216,15 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 		// Nothing was tried: no attempt is used up; look again when the breaker lets a probe through.
 		due := time.Now().Add(p.carriers[open.carrier].br.cooldown)
 		_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, false, waybilled, rec.Sticky)
+		return err
+	}
+	var down shopDown
+	if errors.As(cause, &down) {
+		// The shop's database failing is not the order's fault: retry until it is back, using
+		// up no attempt (a restart of MariaDB must not fill the dead letter).
+		p.log.Warn("shop database unavailable; will retry", "order", rec.Key, "err", cause)
+		p.stats.Retries.Add(1)
+		_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), time.Now().Add(p.retryDelay(1)), false, waybilled, rec.Sticky)
 		return err
 	}
 	if isPermanent(cause) {
@@ -284,3 +295,9 @@ func callOutcome(err error, repeat bool) string {
 	}
 	return "transient"
 }
+
+// shopDown wraps an error of the shop's database (a read or the write-back).
+type shopDown struct{ err error }
+
+func (e shopDown) Error() string { return "shop database: " + e.err.Error() }
+func (e shopDown) Unwrap() error { return e.err }
