@@ -9,6 +9,7 @@
 #   SHIPSYNC_TEST_MYSQL_PORT       MariaDB port on 127.0.0.1 (default 23306)
 #   SHIPSYNC_TEST_MYSQL_PASSWORD   password of user shipsync (default shipsync)
 #   SHIPSYNC_TEST_REDIS_PORT       Redis port on 127.0.0.1 (default 26379)
+#   SHIPSYNC_TEST_REDIS_AOF        when set, Redis persists with an append-only file
 set -euo pipefail
 
 # shellcheck source=testenv/lib.sh
@@ -143,7 +144,12 @@ redis_start() {
 		die "port 127.0.0.1:$REDIS_PORT is taken by a process we did not start; set SHIPSYNC_TEST_REDIS_PORT"
 	fi
 	log "starting Redis on 127.0.0.1:$REDIS_PORT"
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+	local persist=(--appendonly no)
+	if [[ -n ${SHIPSYNC_TEST_REDIS_AOF:-} ]]; then
+		# Durability tests restart Redis and expect it back with its data, as production runs it.
+		persist=(--appendonly yes --appendfsync always)
+	fi
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' "${persist[@]}" \
 		--dir "$REDIS_DIR" --daemonize yes --pidfile "$REDIS_PID" --logfile "$REDIS_LOG" \
 		</dev/null >/dev/null 2>&1 || {
 		tail -n 20 "$REDIS_LOG" >&2 2>/dev/null || true

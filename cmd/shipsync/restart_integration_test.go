@@ -4,12 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,93 +16,11 @@ import (
 	"github.com/shipsync/shipsync/testenv/demo"
 )
 
-// daemon is the real shipsync binary run against a test shop, so it can be killed for real.
-type daemon struct {
-	t    *testing.T
-	bin  string
-	conf string
-	logs string
-	cmd  *exec.Cmd
-	n    int
-}
+const testAppKey = testenv.TestAppKey
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "shipsync")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// writeConfig turns the root config.yaml into one for this test's database, Redis prefix and
-// simulator, failing if any line it rewrites has moved.
 func writeConfig(t *testing.T, dbName, prefix, simURL string) string {
-	t.Helper()
-	raw, err := os.ReadFile("../../config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(raw)
-	for _, r := range [][2]string{
-		{"shipsync_demo", dbName},
-		{`prefix: "shipsync:"`, fmt.Sprintf("prefix: %q", prefix)},
-		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
-		{"http://127.0.0.1:8700", simURL},
-		{"interval: 5s", "interval: 200ms"},
-		{"listen: 127.0.0.1:9464", "listen: 127.0.0.1:0"},
-		{"addr: 127.0.0.1:23306", "addr: " + testenv.MySQLAddr()},
-		{"addr: 127.0.0.1:26379", "addr: " + testenv.RedisAddr()},
-	} {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("config.yaml no longer contains %q", r[0])
-		}
-		text = strings.ReplaceAll(text, r[0], r[1])
-	}
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testenv.WriteConfig(t, dbName, prefix, simURL)
 }
-
-func (d *daemon) start() {
-	d.t.Helper()
-	d.n++
-	f, err := os.OpenFile(d.logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	fmt.Fprintf(f, "---- start %d\n", d.n)
-	d.cmd = exec.Command(d.bin, "run", "--config", d.conf)
-	d.cmd.Stderr, d.cmd.Stdout = f, f
-	d.cmd.Env = append(os.Environ(), "SHOP_DB_PASSWORD="+testenv.MySQLPassword(),
-		"KDNIAO_APP_KEY="+testAppKey, "KDNIAO_EBUSINESS_ID=test-ebusiness")
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	f.Close()
-}
-
-func (d *daemon) stop(sig syscall.Signal) error {
-	d.t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		d.t.Fatal(err)
-	}
-	return d.cmd.Wait()
-}
-
-func (d *daemon) dumpLogs() {
-	b, _ := os.ReadFile(d.logs)
-	lines := strings.Split(string(b), "\n")
-	if len(lines) > 60 {
-		lines = lines[len(lines)-60:]
-	}
-	d.t.Logf("daemon log (tail):\n%s", strings.Join(lines, "\n"))
-}
-
-const testAppKey = "test-appkey-0001"
 
 // TestRestartMidStream kills the daemon (SIGKILL twice, SIGTERM once) while a shop keeps paying
 // orders, and restarts it each time: nothing is lost, nothing is shipped twice, and the checkpoint
@@ -128,18 +41,8 @@ func TestRestartMidStream(t *testing.T) {
 	srv := httptest.NewServer(carrier)
 	defer srv.Close()
 
-	d := &daemon{t: t, bin: buildBinary(t), conf: writeConfig(t, name, prefix, srv.URL),
-		logs: filepath.Join(t.TempDir(), "daemon.log")}
-	d.start()
-	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			d.cmd.Wait()
-		}
-		if t.Failed() {
-			d.dumpLogs()
-		}
-	})
+	d := testenv.NewDaemon(t, testenv.BuildShipsync(t), writeConfig(t, name, prefix, srv.URL))
+	d.Start()
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
 		_, ok, err := store.LoadCheckpoint(ctx)
 		return ok, fmt.Sprintf("daemon not started (err %v)", err)
@@ -166,12 +69,12 @@ func TestRestartMidStream(t *testing.T) {
 	}{{60, syscall.SIGKILL}, {150, syscall.SIGTERM}, {250, syscall.SIGKILL}} {
 		waitShipped(t, db, step.after)
 		t.Logf("%v: %d shipped: stopping with %v", time.Since(t0), step.after, step.sig)
-		err := d.stop(step.sig)
+		err := d.Stop(step.sig)
 		if step.sig == syscall.SIGTERM && err != nil {
 			t.Fatalf("SIGTERM: daemon exited with %v, want a clean exit", err)
 		}
 		time.Sleep(time.Duration(50+i*100) * time.Millisecond) // let the shop pay while it is down
-		d.start()
+		d.Start()
 	}
 	wg.Wait()
 	select {
@@ -213,7 +116,7 @@ func TestRestartMidStream(t *testing.T) {
 		t.Errorf("%d orders in the shop, %d creates at the simulator (%d repeats); want %d each", n, st.Creates, st.Repeats, len(ids))
 	}
 	t.Logf("simulator after 3 restarts: %+v", st)
-	if err := d.stop(syscall.SIGTERM); err != nil {
+	if err := d.Stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("final SIGTERM: %v", err)
 	}
 }

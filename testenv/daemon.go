@@ -1,0 +1,132 @@
+package testenv
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestAppKey is the Kdniao app key tests give the simulator and the daemon.
+const TestAppKey = "test-appkey-0001"
+
+// BuildShipsync builds the shipsync binary into a temporary directory and returns its path.
+func BuildShipsync(t testing.TB) string {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "shipsync")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/shipsync")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// WriteConfig turns the root config.yaml into one for a test's database, Redis prefix and
+// carrier URL (and any further text replacements), failing if a line it rewrites has moved.
+func WriteConfig(t testing.TB, dbName, prefix, carrierURL string, extra ...[2]string) string {
+	t.Helper()
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	for _, r := range append([][2]string{
+		{"shipsync_demo", dbName},
+		{`prefix: "shipsync:"`, fmt.Sprintf("prefix: %q", prefix)},
+		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
+		{"http://127.0.0.1:8700", carrierURL},
+		{"interval: 5s", "interval: 200ms"},
+		{"listen: 127.0.0.1:9464", "listen: 127.0.0.1:0"},
+		{"addr: 127.0.0.1:23306", "addr: " + MySQLAddr()},
+		{"addr: 127.0.0.1:26379", "addr: " + RedisAddr()},
+	}, extra...) {
+		if !strings.Contains(text, r[0]) {
+			t.Fatalf("config.yaml no longer contains %q", r[0])
+		}
+		text = strings.ReplaceAll(text, r[0], r[1])
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Daemon runs `shipsync run` as a real process, so tests can kill it for real. Its output
+// goes to a log file that is shown when the test fails.
+type Daemon struct {
+	t    testing.TB
+	bin  string
+	conf string
+	logs string
+	cmd  *exec.Cmd
+	runs int
+}
+
+// NewDaemon prepares a daemon; Start runs it. It is killed at cleanup if still running.
+func NewDaemon(t testing.TB, bin, conf string) *Daemon {
+	d := &Daemon{t: t, bin: bin, conf: conf, logs: filepath.Join(t.TempDir(), "daemon.log")}
+	t.Cleanup(func() {
+		if d.Running() {
+			d.cmd.Process.Kill() //nolint:errcheck
+			d.cmd.Wait()         //nolint:errcheck
+		}
+		if t.Failed() {
+			d.dumpLogs()
+		}
+	})
+	return d
+}
+
+// Start runs the daemon with the secrets tests use in its environment.
+func (d *Daemon) Start() {
+	d.t.Helper()
+	d.runs++
+	f, err := os.OpenFile(d.logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "---- start %d\n", d.runs)
+	d.cmd = exec.Command(d.bin, "run", "--config", d.conf)
+	d.cmd.Stderr, d.cmd.Stdout = f, f
+	d.cmd.Env = append(os.Environ(), "SHOP_DB_PASSWORD="+MySQLPassword(),
+		"KDNIAO_APP_KEY="+TestAppKey, "KDNIAO_EBUSINESS_ID=test-ebusiness")
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// Running reports whether the daemon process is running.
+func (d *Daemon) Running() bool { return d.cmd != nil && d.cmd.ProcessState == nil }
+
+// Stop sends sig and waits for the process to end, returning its exit error.
+func (d *Daemon) Stop(sig syscall.Signal) error {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		d.t.Fatal(err)
+	}
+	return d.cmd.Wait()
+}
+
+func (d *Daemon) dumpLogs() {
+	b, _ := os.ReadFile(d.logs)
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	d.t.Logf("daemon log (tail):\n%s", strings.Join(lines, "\n"))
+}
