@@ -3,7 +3,7 @@ GO      ?= go
 MODULE  := $(shell $(GO) list -m)
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build test test-unit testenv-up testenv-down demo bench lint clean
+.PHONY: all build test test-unit testenv-up testenv-down demo chaos bench lint clean
 
 all: build
 
@@ -30,6 +30,12 @@ testenv-down:
 ## demo: the main job on local defaults: testenv, demo shop, simulator, daemon, orders paid.
 demo: build testenv-up
 	$(GO) run ./testenv/demo/run
+
+## chaos: the long chaos suite (2,000 orders, 30 kills, MariaDB and Redis restarts, carrier
+## failures) on its own MariaDB and Redis; prints a one-line verdict. make test runs a short form.
+chaos:
+	bash deploy/install-tools.sh
+	SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'
 
 bench:
 	bash testenv/with.sh $(GO) test -run '^$$' -bench . -benchmem ./...
