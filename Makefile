@@ -35,7 +35,7 @@ demo: build testenv-up
 ## failures) on its own MariaDB and Redis; prints a one-line verdict. make test runs a short form.
 chaos:
 	bash deploy/install-tools.sh
-	SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'
+	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'"
 
 bench:
 	bash testenv/with.sh $(GO) test -run '^$$' -bench . -benchmem ./...

@@ -56,3 +56,23 @@ func TestReservoirAndPerMinute(t *testing.T) {
 		t.Errorf("per minute %v", n)
 	}
 }
+
+func TestReady(t *testing.T) {
+	p := &Pipeline{obs: newObserver(metrics.New())}
+	if ok, why := p.Ready(); ok || why != "binlog stream down" {
+		t.Fatalf("fresh: %v %q", ok, why)
+	}
+	p.obs.streamUp.Store(true)
+	p.obs.redisUp.Store(true)
+	if ok, why := p.Ready(); ok || why != "shop database down" {
+		t.Fatalf("shop down: %v %q", ok, why)
+	}
+	p.obs.shopUp.Store(true)
+	if ok, _ := p.Ready(); !ok {
+		t.Fatal("all up but not ready")
+	}
+	p.obs.redisUp.Store(false)
+	if ok, why := p.Ready(); ok || why != "redis down" {
+		t.Fatalf("redis down: %v %q", ok, why)
+	}
+}
