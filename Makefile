@@ -31,10 +31,12 @@ testenv-down:
 demo: build testenv-up
 	$(GO) run ./testenv/demo/run
 
-## chaos: the long chaos suite (2,000 orders, 30 kills, MariaDB and Redis restarts, carrier
-## failures) on its own MariaDB and Redis; prints a one-line verdict. make test runs a short form.
+## chaos: 20,000 orders paid in one transaction, then the long chaos suite (2,000 orders, 30
+## kills, MariaDB and Redis restarts, carrier failures) on its own MariaDB and Redis; prints a
+## one-line verdict. make test runs a short form of both.
 chaos:
 	bash deploy/install-tools.sh
+	SHIPSYNC_LARGE_TX=20000 bash testenv/with.sh $(GO) test -count=1 -v -timeout 20m -run TestLargeTransaction ./sync/pipeline
 	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'"
 
 bench:

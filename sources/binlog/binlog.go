@@ -176,6 +176,10 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		// Reconnects are the caller's: it restarts at the end of the last whole transaction,
 		// whereas the syncer would resume mid-transaction without its table map.
 		DisableRetrySync: true,
+		// go-mysql buffers 10,240 decoded events by default; while the workers hold the reader
+		// back (a 20,000-row transaction) that buffer alone grows to ~100 MB. A hundred or so keep
+		// the decoder ahead with bounded memory.
+		EventCacheCount: 128,
 		Logger:           slog.New(quiet{s.log.Handler()}),
 		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
 			pos, err := e.DecodeHeader(data)

@@ -105,19 +105,19 @@ func (p *Pipeline) create(ctx context.Context, key, owner string, rec *state.Rec
 		return Waybill{}, circuitOpen{slot.name}
 	}
 	if err := p.store.Submitting(ctx, key, owner, ship.OrderCode, slot.name, slot.shipperCode); err != nil {
-		slot.br.done(true, time.Now()) // no call was made; release a half-open probe
-		return Waybill{}, err
+		slot.br.release() // no call was made
+		return Waybill{}, notCalled{err}
 	}
 	rec.OrderCode, rec.Carrier, rec.ShipperCode = ship.OrderCode, slot.name, slot.shipperCode
 	if err := slot.limit.wait(ctx); err != nil {
-		slot.br.done(true, time.Now())
-		return Waybill{}, err
+		slot.br.release()
+		return Waybill{}, notCalled{err}
 	}
 	select {
 	case slot.sem <- struct{}{}:
 	case <-ctx.Done():
-		slot.br.done(true, time.Now())
-		return Waybill{}, ctx.Err()
+		slot.br.release()
+		return Waybill{}, notCalled{ctx.Err()}
 	}
 	p.stats.CarrierCalls.Add(1)
 	start := time.Now()

@@ -54,6 +54,13 @@ func (b *breaker) done(ok bool, now time.Time) {
 	}
 }
 
+// release gives back a half-open probe that made no call.
+func (b *breaker) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
 func (b *breaker) open() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -148,3 +155,10 @@ type circuitOpen struct{ carrier string }
 
 func (e circuitOpen) Error() string      { return fmt.Sprintf("carrier %s: circuit open", e.carrier) }
 func (e circuitOpen) MaybeCreated() bool { return false }
+
+// notCalled: the carrier was not called (Redis unreachable, shutting down); nothing was created.
+type notCalled struct{ err error }
+
+func (e notCalled) Error() string      { return e.err.Error() }
+func (e notCalled) Unwrap() error      { return e.err }
+func (e notCalled) MaybeCreated() bool { return false }

@@ -117,3 +117,21 @@ func fmtNames(n []string) string {
 	}
 	return s
 }
+
+func TestBreakerRelease(t *testing.T) {
+	b := &breaker{failures: 1, cooldown: time.Second}
+	t0 := time.Now()
+	b.allow(t0)
+	b.done(false, t0)
+	later := t0.Add(2 * time.Second)
+	if !b.allow(later) {
+		t.Fatal("no probe")
+	}
+	b.release() // the probe made no call
+	if !b.open() {
+		t.Fatal("releasing a probe closed the breaker")
+	}
+	if !b.allow(later) {
+		t.Fatal("the released probe cannot be taken again")
+	}
+}
