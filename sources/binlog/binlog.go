@@ -180,7 +180,7 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		// back (a 20,000-row transaction) that buffer alone grows to ~100 MB. A hundred or so keep
 		// the decoder ahead with bounded memory.
 		EventCacheCount: 128,
-		Logger:           slog.New(quiet{s.log.Handler()}),
+		Logger:          slog.New(quiet{s.log.Handler()}),
 		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
 			pos, err := e.DecodeHeader(data)
 			if err != nil {
