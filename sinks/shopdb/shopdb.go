@@ -321,7 +321,8 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	if changed == 0 {
 		tx.Rollback() //nolint:errcheck
 		outcome, existing, err = d.whyUnchanged(ctx, values)
-		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 {
+		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 || d.current == nil {
+			// Without current_waybill we cannot tell our waybill from another: write nothing more.
 			return outcome, existing, err
 		}
 		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a

@@ -78,7 +78,8 @@ type Condition struct {
 // named parameters (see shopdb.Params), bound as prepared-statement arguments.
 type Writeback struct {
 	// Waybill runs in one transaction once a waybill exists. The first statement is the guard
-	// (e.g. "... AND invoice_no = ''"): the later ones run only when it changed a row.
+	// (e.g. "... AND invoice_no = ''"): the later ones run when it changed a row, and again when
+	// the row already holds this waybill (completing a write cut short), so they are idempotent.
 	Waybill []string `yaml:"waybill"`
 	// CurrentWaybill reads the waybill already stored for :key; used to tell a replay (same
 	// waybill) from a conflict (another one) when the guarded update changes nothing.
@@ -184,6 +185,9 @@ type Watchdog struct {
 // State is where shipsync keeps its own state.
 type State struct {
 	Redis Redis `yaml:"redis"`
+	// LeaderTTL is the binlog reader's lease: only its holder tails the binlog and moves the
+	// checkpoint; a standby takes over within this time after the leader dies.
+	LeaderTTL time.Duration `yaml:"leader_ttl"`
 }
 
 // Redis is a Redis connection.
@@ -279,6 +283,7 @@ func (c *Config) applyDefaults() {
 
 	setString(&c.State.Redis.Addr, "127.0.0.1:6379")
 	setString(&c.State.Redis.Prefix, "shipsync:")
+	setDuration(&c.State.LeaderTTL, 10*time.Second)
 
 	setString(&c.HTTP.Listen, "127.0.0.1:9464")
 	if c.HTTP.MaxBody == 0 {

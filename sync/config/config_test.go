@@ -236,6 +236,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		`shop.server_id: "many" is not an integer`,
 		`orders.paid.colum: unknown key (did you mean "column"?)`,
 		`orders.ready_timeout: "5" is not a duration: add a unit (e.g. "5s")`,
+		"writeback.current_waybill: required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)",
 		"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
 		`writeback.status.delivred: unknown status (did you mean "delivered"?); valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, returning, delivered, returned, cancelled, exception`,
 		"sender.address: required",

@@ -142,6 +142,7 @@ func (c *Config) problems() []problem {
 	v.positive("watchdog.stuck_after", c.Watchdog.StuckAfter)
 
 	v.hostPort("state.redis.addr", c.State.Redis.Addr, "127.0.0.1:6379", false)
+	v.positive("state.leader_ttl", c.State.LeaderTTL)
 	if c.State.Redis.DB < 0 {
 		v.add("state.redis.db", "must not be negative (got %d)", c.State.Redis.DB)
 	}
@@ -238,6 +239,9 @@ func (c *Config) validateWriteback(v *validator) {
 			need = append(need, "waybill")
 		}
 		v.sql(fmt.Sprintf("writeback.waybill[%d]", i), sql, params, need...)
+	}
+	if len(w.Waybill) > 1 && w.CurrentWaybill == "" {
+		v.add("writeback.current_waybill", "required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)")
 	}
 	if w.CurrentWaybill != "" {
 		v.sql("writeback.current_waybill", w.CurrentWaybill, params, "key")

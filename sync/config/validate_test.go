@@ -82,6 +82,7 @@ func TestValidate(t *testing.T) {
 				"  ",
 				"INSERT INTO n VALUES (:key, :foo)",
 			}
+			c.Writeback.CurrentWaybill = "SELECT note FROM o WHERE id = :key"
 		}, []string{
 			"writeback.waybill[0]: must use the parameter :waybill",
 			"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
@@ -92,7 +93,12 @@ func TestValidate(t *testing.T) {
 		{"every parameter is allowed", func(c *Config) {
 			c.Writeback.Waybill = append(c.Writeback.Waybill,
 				"INSERT INTO n VALUES (:key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now)")
+			c.Writeback.CurrentWaybill = "SELECT note FROM o WHERE id = :key"
 		}, nil},
+		{"several waybill statements need current_waybill", func(c *Config) {
+			c.Writeback.Waybill = append(c.Writeback.Waybill, "INSERT INTO n VALUES (:key)")
+			c.Writeback.CurrentWaybill = ""
+		}, []string{"writeback.current_waybill: required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)"}},
 		{"current_waybill", func(c *Config) { c.Writeback.CurrentWaybill = "SELECT invoice_no FROM o" }, []string{"writeback.current_waybill: must use the parameter :key"}},
 		{"status keys", func(c *Config) {
 			c.Writeback.Status = map[string][]string{

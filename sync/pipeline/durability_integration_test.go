@@ -112,3 +112,43 @@ func TestLargeTransaction(t *testing.T) {
 		t.Errorf("live heap grew by %d MB for one large transaction", growth>>20)
 	}
 }
+
+// TestStandbyTakesOver: two daemons on one shop: one tails the binlog, the other stands by and
+// takes over when the first stops; every order ships once.
+func TestStandbyTakesOver(t *testing.T) {
+	h, ids := newHarness(t, "demo", 20, sim.Config{})
+	h.cfg.State.LeaderTTL = time.Second
+	stopA := h.run(false)
+	h.waitStarted()
+	a := h.p
+	h.run(false) // B: stands by
+	b := h.p
+	ctx := context.Background()
+	if err := demo.Pay(ctx, h.db, ids[:10]); err != nil {
+		t.Fatal(err)
+	}
+	h.waitWritten(ids[:10], 30*time.Second)
+	h.p = b
+	if v, _ := sample(h.scrape(), "shipsync_leader"); v != 0 {
+		t.Fatal("the standby reports itself leader")
+	}
+	h.p = a
+	if v, _ := sample(h.scrape(), "shipsync_leader"); v != 1 {
+		t.Fatal("the leader does not report itself leader")
+	}
+	if err := stopA(); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Pay(ctx, h.db, ids[10:]); err != nil {
+		t.Fatal(err)
+	}
+	h.p = b
+	h.waitWritten(ids, 30*time.Second)
+	h.assertShipped(ids)
+	if st := h.sim.Stats(); st.Creates != int64(len(ids)) {
+		t.Errorf("creates %d for %d orders", st.Creates, len(ids))
+	}
+	if v, _ := sample(h.scrape(), "shipsync_leader"); v != 1 {
+		t.Error("the standby did not take over")
+	}
+}

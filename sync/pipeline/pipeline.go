@@ -62,6 +62,7 @@ type Pipeline struct {
 	jobs    chan job
 	owner   string
 	seq     atomic.Uint64
+	token   atomic.Int64 // the leader lease's fencing token while this process tails the binlog
 	stats   Stats
 	obs     *observer
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
@@ -168,15 +169,27 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
+	// Alive while waiting as a standby too, and until the last worker is done, drain included.
+	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAlive()
+	go p.aliveLoop(aliveCtx)
+
+	token, err := p.lead(ctx)
+	if err != nil || token == 0 {
+		return err // 0: stopped while standing by
+	}
+	p.token.Store(token)
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := p.store.Resign(rctx, p.owner); err != nil {
+			p.log.Warn("leader lease not given up; a standby takes over when it expires", "err", err)
+		}
+	}()
 	start, backfill, err := p.startPosition(ctx)
 	if err != nil {
 		return err
 	}
-
-	// Alive until the last worker is done, drain included.
-	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopAlive()
-	go p.aliveLoop(aliveCtx)
 
 	stop := make(chan struct{})                                           // workers: take no new job
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx)) // cancelled after the drain budget
@@ -189,11 +202,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.work(workCtx, stop)
 		}()
 	}
-	// The loops stop with the reader, whether ctx ended or the reader failed.
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
+	// The loops stop with the reader, whether ctx ended, the reader failed or the lease was lost.
+	readCtx, stopReading := context.WithCancelCause(ctx)
+	defer stopReading(nil)
 	var loops sync.WaitGroup
-	loops.Add(4)
+	loops.Add(5)
+	go func() { defer loops.Done(); p.keepLead(readCtx, stopReading) }()
 	go func() { defer loops.Done(); p.checkpointLoop(readCtx) }()
 	go func() { defer loops.Done(); p.watchdog(readCtx) }()
 	go func() { defer loops.Done(); p.poller(readCtx) }()
@@ -208,7 +222,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		readErr = p.read(readCtx, start)
 		p.obs.m.Leader.Set(0)
 	}
-	stopReading()
+	stopReading(nil)
+	if cause := context.Cause(readCtx); errors.Is(cause, errLeaderLost) {
+		readErr = cause
+	}
 
 	// Two-step shutdown: stop taking work, let held work finish within the budget.
 	close(stop)
@@ -415,8 +432,9 @@ func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case j := <-p.jobs:
+			owner := p.ownerToken() // one token for the job: a retry is not blocked by its own lease
 			for attempt := 0; ; attempt++ {
-				err := p.process(ctx, j)
+				err := p.process(ctx, j, owner)
 				if err == nil {
 					if j.tracked {
 						p.tracker.Ack(j.seq)
@@ -438,12 +456,63 @@ func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
 }
 
 // aliveTTL bounds how long the orders of a killed process stay claimed.
-const aliveTTL = 5 * time.Second
+const aliveTTL = 3 * time.Second
 
 func (p *Pipeline) aliveLoop(ctx context.Context) {
 	tick(ctx, aliveTTL/5, func() {
 		if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil && ctx.Err() == nil {
 			p.log.Warn("cannot mark the process alive in redis", "err", err)
+		}
+	})
+}
+
+// errLeaderLost: another process took the binlog reader's lease; this one stops (and, run by a
+// supervisor, comes back as a standby).
+var errLeaderLost = errors.New("leader lease lost to another process")
+
+// lead blocks until this process holds the binlog reader's lease (standby until then) and
+// returns its fencing token; 0 when ctx ends first.
+func (p *Pipeline) lead(ctx context.Context) (int64, error) {
+	ttl := p.cfg.State.LeaderTTL
+	standby := false
+	for {
+		tok, err := p.store.Lead(ctx, p.owner, ttl)
+		switch {
+		case err == nil && tok > 0:
+			if standby {
+				p.log.Info("took over the binlog reader's lease", "token", tok)
+			}
+			return tok, nil
+		case err != nil && ctx.Err() == nil:
+			p.log.Warn("leader lease unreadable", "err", err)
+		case err == nil && !standby:
+			standby = true
+			p.log.Info("standby: another process tails this shop's binlog")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil
+		case <-time.After(min(ttl/4, 500*time.Millisecond)):
+		}
+	}
+}
+
+// keepLead renews the lease; when it is lost (or cannot be renewed for a whole TTL, so it may
+// have lapsed), it stops the reader.
+func (p *Pipeline) keepLead(ctx context.Context, stop context.CancelCauseFunc) {
+	ttl := p.cfg.State.LeaderTTL
+	renewed := time.Now()
+	tick(ctx, ttl/3, func() {
+		tok, err := p.store.Lead(ctx, p.owner, ttl)
+		switch {
+		case err == nil && tok == p.token.Load():
+			renewed = time.Now()
+		case err == nil:
+			p.log.Error("leader lease lost: stopping the binlog reader", "token", p.token.Load(), "now", tok)
+			stop(errLeaderLost)
+		case time.Since(renewed) > ttl && ctx.Err() == nil:
+			p.log.Error("leader lease not renewed for a whole TTL: stopping the binlog reader", "err", err)
+			stop(errLeaderLost)
 		}
 	})
 }
@@ -476,7 +545,7 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 	if !ok || pos == p.saved {
 		return nil
 	}
-	if err := p.store.SaveCheckpoint(ctx, state.Checkpoint{File: pos.File, Pos: pos.Pos, GTID: pos.GTID}); err != nil {
+	if err := p.store.SaveCheckpointFenced(ctx, state.Checkpoint{File: pos.File, Pos: pos.Pos, GTID: pos.GTID}, p.token.Load()); err != nil {
 		return err
 	}
 	p.saved = pos

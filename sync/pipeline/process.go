@@ -18,8 +18,7 @@ var errNotReady = errors.New("order has no items yet")
 // process takes one order as far as it can go. It returns nil once the order is settled —
 // written back, conflict left alone, skipped, or parked in the retry schedule or the dead letter —
 // and an error only when not even that could be recorded.
-func (p *Pipeline) process(ctx context.Context, j job) error {
-	owner := p.ownerToken()
+func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	res, rec, err := p.store.Claim(ctx, j.key, owner, p.cfg.Workers.LeaseTTL)
 	if err != nil {
 		return err
@@ -62,10 +61,14 @@ func (p *Pipeline) process(ctx context.Context, j job) error {
 	if rec.Sticky {
 		sticky = rec.Carrier
 	}
+	candidates := p.candidates(order, sticky)
+	if len(candidates) == 0 {
+		return p.deadLetter(ctx, owner, rec, fmt.Sprintf("carrier %q may hold this order's waybill but is no longer configured; "+
+			"check with it before sending the order elsewhere (shipsync dlq retry after restoring it)", sticky), false)
+	}
 	var wb Waybill
 	var slot *carrierSlot
-	err = errors.New("no carrier configured")
-	for _, slot = range p.candidates(order, sticky) {
+	for _, slot = range candidates {
 		wb, err = p.create(ctx, j.key, owner, &rec, slot, ship)
 		if err == nil {
 			break

@@ -101,8 +101,11 @@ func (l *limiter) wait(ctx context.Context) error {
 // matches (else routing.default), then routing.failover. An order whose last attempt may have
 // created a waybill (sticky) only ever goes back to that carrier, with the same OrderCode.
 func (p *Pipeline) candidates(o shopdb.Order, sticky string) []*carrierSlot {
-	if s, ok := p.carriers[sticky]; ok {
-		return []*carrierSlot{s}
+	if sticky != "" {
+		if s, ok := p.carriers[sticky]; ok {
+			return []*carrierSlot{s}
+		}
+		return nil // it may hold a waybill: never route elsewhere
 	}
 	first := p.cfg.Routing.Default
 	for _, r := range p.cfg.Routing.Rules {

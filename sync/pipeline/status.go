@@ -69,6 +69,14 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	}
 	cur := status.Current{Status: status.Status(rec.Status), Exception: rec.StatusException,
 		Reason: rec.StatusReason, Time: rec.StatusTime}
+	if ev.Time.IsZero() {
+		// The watchdog's own observations carry no carrier time: stamping them "now" would make
+		// a late-arriving but earlier carrier event look stale.
+		ev.Time = cur.Time
+	}
+	// Finish well inside the lock's TTL, so a lapsed lock never lets an older write land last.
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	next, decision, write := status.Decide(cur, ev)
 	switch decision {
 	case status.Duplicate:
@@ -140,8 +148,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 				break
 			}
 			for _, k := range keys {
-				o, err := p.applyToOrder(ctx, k, status.Event{Exception: true, Reason: "no_pickup", Time: time.Now(),
-					Code: "watchdog"})
+				o, err := p.applyToOrder(ctx, k, status.Event{Exception: true, Reason: "no_pickup", Code: "watchdog"})
 				if err != nil {
 					p.log.Warn("watchdog: no-pickup flag not applied", "order", k, "err", err)
 					return // try again next scan

@@ -127,8 +127,12 @@ const (
 // Lua keeps the read-decide-write of a claim atomic.
 var claimScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'state')
-if st == 'written' or st == 'conflict' or st == 'dropped' then return {'done'} end
-if st == 'failed' then return {'dead'} end
+if st == 'written' or st == 'conflict' or st == 'dropped' or st == 'failed' then
+  -- a parked duplicate of a settled order must not come back forever
+  redis.call('ZREM', KEYS[2], ARGV[4])
+  if st == 'failed' then return {'dead'} end
+  return {'done'}
+end
 local now = tonumber(ARGV[2])
 local until_ = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local owner = redis.call('HGET', KEYS[1], 'lease_owner')
@@ -154,8 +158,8 @@ func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) er
 
 // Claim atomically takes the order for owner for lease.
 func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration) (ClaimResult, Record, error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key)},
-		owner, time.Now().UnixMilli(), lease.Milliseconds(), "", s.prefix+"proc:").StringSlice()
+	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey()},
+		owner, time.Now().UnixMilli(), lease.Milliseconds(), key, s.prefix+"proc:").StringSlice()
 	if err != nil {
 		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
 	}
@@ -233,9 +237,13 @@ func flag(b bool) string {
 }
 
 // Submitting records that the carrier is about to be asked, with the order code and carrier.
+// From here on the order is pinned (sticky) to that carrier: if this process dies during the
+// call, the next claim must not ask another. A failure that certainly created nothing unpins it
+// (ScheduleRetry with sticky false).
 func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, shipperCode string) error {
 	_, err := s.update(ctx, key, owner, change{retryDue: "-", dlq: "-",
-		fields: []string{"state", Submitting, "order_code", orderCode, "carrier", carrier, "shipper_code", shipperCode}})
+		fields: []string{"state", Submitting, "order_code", orderCode, "carrier", carrier, "shipper_code", shipperCode,
+			"sticky", "1"}})
 	return err
 }
 

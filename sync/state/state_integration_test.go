@@ -148,3 +148,77 @@ func TestCheckpoint(t *testing.T) {
 		t.Fatal("checkpoint survived delete")
 	}
 }
+
+func TestLeaderLeaseAndFencing(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	ttl := 300 * time.Millisecond
+	// A's process stops answering after ttl (it is paused or killed); B's stays alive.
+	if err := s.Alive(ctx, "A", ttl); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Alive(ctx, "B", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Lead(ctx, "A", ttl)
+	if err != nil || a <= 0 {
+		t.Fatalf("first leader: %d %v", a, err)
+	}
+	if b, _ := s.Lead(ctx, "B", ttl); b != 0 {
+		t.Fatalf("a second process took a held lease: %d", b)
+	}
+	if again, _ := s.Lead(ctx, "A", ttl); again != a {
+		t.Fatalf("renewal changed the token: %d -> %d", a, again)
+	}
+	cp := state.Checkpoint{File: "mysql-bin.000001", Pos: 100}
+	if err := s.SaveCheckpointFenced(ctx, cp, a); err != nil {
+		t.Fatal(err)
+	}
+	// A pauses past its lease; B takes over with a higher token.
+	var b int64
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() (bool, string) {
+		b, _ = s.Lead(ctx, "B", ttl)
+		return b > a, "B has not taken over"
+	})
+	if err := s.SaveCheckpointFenced(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 50}, a); !errors.Is(err, state.ErrFenced) {
+		t.Fatalf("the deposed leader moved the checkpoint: %v", err)
+	}
+	if got, _, _ := s.LoadCheckpoint(ctx); got.Pos != 100 {
+		t.Fatalf("checkpoint %d after a fenced write", got.Pos)
+	}
+	if err := s.SaveCheckpointFenced(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 200}, b); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := s.Lead(ctx, "A", ttl); tok != 0 {
+		t.Fatal("the old leader got the lease back while B holds it")
+	}
+	if err := s.Resign(ctx, "B"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Lead(ctx, "C", ttl); c <= b {
+		t.Fatalf("after B resigned, C got token %d (B had %d)", c, b)
+	}
+}
+
+// A duplicate parked while the order was settling must not come back forever.
+func TestClaimClearsParkedDuplicate(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	if _, _, err := s.Claim(ctx, "9", "p:1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Written(ctx, "9", "p:1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Park(ctx, "9", time.Now()); err != nil { // the duplicate's late park
+		t.Fatal(err)
+	}
+	if res, _, _ := s.Claim(ctx, "9", "p:2", time.Minute); res != state.Done {
+		t.Fatalf("claim: %v", res)
+	}
+	if d, _ := s.RetryDepth(ctx); d != 0 {
+		t.Fatalf("a settled order stays in the retry schedule (%d)", d)
+	}
+}
