@@ -209,10 +209,23 @@ type HTTP struct {
 
 // Kafka is used in split mode and as the events outlet.
 type Kafka struct {
-	Brokers     []string `yaml:"brokers"`
-	OrdersTopic string   `yaml:"orders_topic"`
-	EventsTopic string   `yaml:"events_topic"`
-	Group       string   `yaml:"group"`
+	Brokers      []string      `yaml:"brokers"`
+	OrdersTopic  string        `yaml:"orders_topic"`
+	EventsTopic  string        `yaml:"events_topic"`
+	Group        string        `yaml:"group"`
+	BatchSize    int           `yaml:"batch_size"`
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	Compression  string        `yaml:"compression"` // none | gzip | snappy | lz4 | zstd
+	TLS          bool          `yaml:"tls"`
+	CAFile       string        `yaml:"ca_file"` // PEM; empty: the system's roots
+	SASL         KafkaSASL     `yaml:"sasl"`
+}
+
+// KafkaSASL authenticates to the brokers.
+type KafkaSASL struct {
+	Mechanism string `yaml:"mechanism"` // "" | PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password"`
 }
 
 // Workers bounds the work in flight inside one process.
@@ -298,6 +311,9 @@ func (c *Config) applyDefaults() {
 		setString(&k.OrdersTopic, "shipsync.orders")
 		setString(&k.EventsTopic, "shipsync.events")
 		setString(&k.Group, "shipsync")
+		setInt(&k.BatchSize, 100)
+		setDuration(&k.BatchTimeout, 10*time.Millisecond)
+		setString(&k.Compression, "none")
 	}
 }
 
@@ -340,6 +356,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.Kafka != nil {
 		k := *c.Kafka
+		if k.SASL.Password != "" {
+			k.SASL.Password = mask
+		}
 		c.Kafka = &k
 	}
 	return c

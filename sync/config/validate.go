@@ -384,4 +384,11 @@ func (c *Config) validateKafka(v *validator) {
 	v.required("kafka.orders_topic", k.OrdersTopic, "")
 	v.required("kafka.events_topic", k.EventsTopic, "")
 	v.required("kafka.group", k.Group, "")
+	v.atLeast("kafka.batch_size", k.BatchSize, 1)
+	v.positive("kafka.batch_timeout", k.BatchTimeout)
+	v.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")
+	if k.SASL.Mechanism != "" {
+		v.oneOf("kafka.sasl.mechanism", k.SASL.Mechanism, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+		v.required("kafka.sasl.username", k.SASL.Username, "")
+	}
 }

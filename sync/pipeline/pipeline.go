@@ -43,6 +43,8 @@ type Options struct {
 	CheckpointEvery time.Duration
 	// Metrics to record into; a fresh set when nil.
 	Metrics *metrics.Metrics
+	// Events receives lifecycle events; none when nil.
+	Events Events
 }
 
 // Pipeline is shipsync's single-process mode: binlog → workers → carrier → write-back.
@@ -65,6 +67,7 @@ type Pipeline struct {
 	token   atomic.Int64 // the leader lease's fencing token while this process tails the binlog
 	stats   Stats
 	obs     *observer
+	events  Events
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
 }
 
@@ -131,6 +134,7 @@ func New(o Options) (*Pipeline, error) {
 		m = metrics.New()
 	}
 	p.obs = newObserver(m)
+	p.events = o.Events
 	for _, c := range cfg.Carriers {
 		cl, ok := o.Carriers[c.Name]
 		if !ok {
@@ -295,6 +299,7 @@ func (p *Pipeline) backfill(ctx context.Context, start binlog.Position) error {
 	p.log.Info("backfill", "orders", len(keys))
 	for _, k := range keys {
 		p.obs.m.Detected.Inc()
+		p.emit(ctx, Event{Type: EventPaid, Order: k})
 		if err := p.enqueue(ctx, job{key: k, seq: p.tracker.Add(), tracked: true}); err != nil {
 			return err
 		}
@@ -390,6 +395,7 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 				}
 				p.stats.Detected.Add(1)
 				p.obs.m.Detected.Inc()
+				p.emit(ctx, Event{Type: EventPaid, Order: key, Time: ev.Time})
 				if err := p.enqueue(ctx, job{key: key, at: ev.Time, seq: p.tracker.Add(), tracked: true}); err != nil {
 					return last, err
 				}

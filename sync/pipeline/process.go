@@ -98,6 +98,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	}
 	rec.Waybill, rec.PickupTime = wb.Number, pickup
 	p.obs.remember(orderRow(j.key, slot.name, order))
+	p.emit(ctx, Event{Type: EventWaybillCreated, Order: j.key, OrderCode: order.Code, Carrier: slot.name, Waybill: wb.Number})
 	return p.writeBack(ctx, owner, rec, j.at)
 }
 
@@ -204,6 +205,8 @@ func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record
 		p.obs.m.Orders.WithLabelValues(metrics.OrderConflict).Inc()
 		p.log.Warn("waybill conflict: the shop already has another waybill; left untouched",
 			"order", rec.Key, "order_code", rec.OrderCode, "ours", rec.Waybill, "theirs", existing)
+		p.emit(ctx, Event{Type: EventConflict, Order: rec.Key, OrderCode: rec.OrderCode, Carrier: rec.Carrier,
+			Waybill: rec.Waybill, Reason: "the shop already has waybill " + existing})
 		return p.store.Conflicted(ctx, rec.Key, owner, existing)
 	default:
 		return p.deadLetter(ctx, owner, rec, "write-back matched no row: the order row is gone or no longer matches the guard", false)
@@ -250,6 +253,7 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 func (p *Pipeline) deadLetter(ctx context.Context, owner string, rec state.Record, reason string, countAttempt bool) error {
 	p.stats.DeadLettered.Add(1)
 	p.obs.m.Orders.WithLabelValues(metrics.OrderDeadLettered).Inc()
+	p.emit(ctx, Event{Type: EventDeadLettered, Order: rec.Key, OrderCode: rec.OrderCode, Carrier: rec.Carrier, Reason: reason})
 	return p.store.DeadLetter(ctx, rec.Key, owner, reason, countAttempt)
 }
 

@@ -107,6 +107,12 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 		p.obs.m.Writebacks.WithLabelValues("status", "written").Inc()
 		p.obs.m.StatusTransitions.WithLabelValues(write).Inc()
 		p.stats.StatusWrites.Add(1)
+		typ := EventStatusChanged
+		if write == status.ExceptionKey {
+			typ = EventException
+		}
+		p.emit(ctx, Event{Type: typ, Order: rec.Key, OrderCode: rec.OrderCode, Carrier: rec.Carrier, Waybill: rec.Waybill,
+			Status: string(next.Status), Exception: next.Exception, Reason: next.Reason, Time: ev.Time})
 		p.log.Info("parcel status", "order", rec.Key, "waybill", rec.Waybill, "status", next.Status,
 			"exception", next.Exception, "reason", next.Reason, "code", ev.Code)
 	}
