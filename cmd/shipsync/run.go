@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"flag"
@@ -11,12 +12,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/shipsync/shipsync/sinks/kafka"
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/statuspage"
@@ -50,8 +54,24 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		carriers[c.Name] = cl
 	}
-	p, err := pipeline.New(pipeline.Options{Config: cfg, Log: log, Shop: d.shop, Meta: d.db, Store: d.store,
-		Carriers: carriers, Recover: *recoverFlag})
+	m := metrics.New()
+	opts := pipeline.Options{Config: cfg, Log: log, Shop: d.shop, Meta: d.db, Store: d.store,
+		Carriers: carriers, Recover: *recoverFlag, Metrics: m}
+	if cfg.Kafka != nil {
+		events, err := eventsProducer(cfg.Kafka, log, m)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := events.Close(cctx); err != nil {
+				log.Error("lifecycle events not delivered at shutdown", "err", err)
+			}
+		}()
+		opts.Events = events
+	}
+	p, err := pipeline.New(opts)
 	if err != nil {
 		return err
 	}
@@ -176,4 +196,32 @@ func serveHTTP(ctx context.Context, cfg config.HTTP, handler http.Handler, log *
 		defer cancel()
 		srv.Shutdown(sctx) //nolint:errcheck // best effort at exit
 	}, nil
+}
+
+// eventsProducer is the lifecycle events outlet on kafka.events_topic.
+func eventsProducer(k *config.Kafka, log *slog.Logger, m *metrics.Metrics) (*kafka.Producer, error) {
+	kc := kafka.Config{Brokers: k.Brokers, Topic: k.EventsTopic, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout,
+		Compression: k.Compression, SASL: kafka.SASL{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password}}
+	if k.TLS {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if k.CAFile != "" {
+			pem, err := os.ReadFile(k.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.ca_file: %w", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("kafka.ca_file %s: no PEM certificate in it", k.CAFile)
+			}
+		}
+		kc.TLS = tc
+	}
+	p, err := kafka.NewProducer(kc, func(err error, messages int) {
+		m.EventsFailed.Add(float64(messages))
+		log.Warn("lifecycle events not delivered yet; retrying", "messages", messages, "err", err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return p, nil
 }

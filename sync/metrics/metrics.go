@@ -36,6 +36,7 @@ type Metrics struct {
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
 	CircuitOpen        *prometheus.GaugeVec // carrier
+	EventsFailed       prometheus.Counter
 	Leader             prometheus.Gauge
 	Ready              prometheus.Gauge
 }
@@ -94,6 +95,8 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
+		EventsFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "events", Name: "failed_total",
+			Help: "Lifecycle events whose delivery to Kafka failed and is being retried."}),
 		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "circuit_open",
 			Help: "1 while the carrier's circuit breaker is open (or half-open)."}, []string{"carrier"}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
@@ -104,7 +107,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.CircuitOpen, m.Leader, m.Ready,
+		m.CircuitOpen, m.EventsFailed, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

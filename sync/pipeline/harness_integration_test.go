@@ -42,6 +42,7 @@ type harness struct {
 	pushURL string
 	push    atomic.Pointer[http.Handler]
 	p       *pipeline.Pipeline
+	events  pipeline.Events // the lifecycle events outlet, when a test sets one
 }
 
 // newHarness loads schema ("ecshop": ECShop's real install schema from ../shared; "demo": the
@@ -164,7 +165,7 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 		logOut = os.Stderr
 	}
 	p, err := pipeline.New(pipeline.Options{Config: h.cfg, Log: slog.New(slog.NewTextHandler(logOut, nil)),
-		Shop: shop, Meta: meta, Store: h.store, Carriers: carriers, Recover: recover,
+		Shop: shop, Meta: meta, Store: h.store, Carriers: carriers, Recover: recover, Events: h.events,
 		CheckpointEvery: 100 * time.Millisecond})
 	if err != nil {
 		h.t.Fatal(err)
