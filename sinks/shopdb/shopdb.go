@@ -127,6 +127,14 @@ type Item struct {
 	Price    float64
 }
 
+// DataError: the query ran but what it returned cannot be used (a missing column, a weight that
+// is not a number). Reading again will not help: it is permanent.
+type DataError struct{ err error }
+
+func (e *DataError) Error() string   { return e.err.Error() }
+func (e *DataError) Unwrap() error   { return e.err }
+func (e *DataError) Permanent() bool { return true }
+
 // Order reads the order by key. found is false when the query returns no row: the order is not
 // (or no longer) eligible.
 func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err error) {
@@ -145,7 +153,7 @@ func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err er
 	v := vals[0]
 	code, ok := v["order_code"]
 	if !ok {
-		return Order{}, false, fmt.Errorf("%s returns no order_code column", d.query.name)
+		return Order{}, false, &DataError{fmt.Errorf("%s returns no order_code column", d.query.name)}
 	}
 	o = Order{
 		Code: code, ReceiverName: v["receiver_name"], ReceiverMobile: v["receiver_mobile"],
@@ -155,10 +163,10 @@ func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err er
 		Columns: v,
 	}
 	if o.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
-		return Order{}, false, fmt.Errorf("%s weight_kg: %w", d.query.name, err)
+		return Order{}, false, &DataError{fmt.Errorf("%s weight_kg: %w", d.query.name, err)}
 	}
 	if o.VolumeM3, err = parseFloat(v["volume_m3"]); err != nil {
-		return Order{}, false, fmt.Errorf("%s volume_m3: %w", d.query.name, err)
+		return Order{}, false, &DataError{fmt.Errorf("%s volume_m3: %w", d.query.name, err)}
 	}
 	return o, true, nil
 }
@@ -186,15 +194,15 @@ func (d *DB) Items(ctx context.Context, key string) ([]Item, error) {
 		if q := v["quantity"]; q != "" {
 			f, err := strconv.ParseFloat(q, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s quantity %q: %w", d.items.name, q, err)
+				return nil, &DataError{fmt.Errorf("%s quantity %q: %w", d.items.name, q, err)}
 			}
 			it.Quantity = int(f)
 		}
 		if it.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
-			return nil, fmt.Errorf("%s weight_kg: %w", d.items.name, err)
+			return nil, &DataError{fmt.Errorf("%s weight_kg: %w", d.items.name, err)}
 		}
 		if it.Price, err = parseFloat(v["price"]); err != nil {
-			return nil, fmt.Errorf("%s price: %w", d.items.name, err)
+			return nil, &DataError{fmt.Errorf("%s price: %w", d.items.name, err)}
 		}
 		items = append(items, it)
 	}

@@ -3,6 +3,7 @@ package shopdb_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -124,5 +125,27 @@ func TestWriteBackOutcomes(t *testing.T) {
 	}
 	if out, _ := w(999999, "W3"); out != shopdb.Missing {
 		t.Fatalf("missing row: %v", out)
+	}
+}
+
+// TestUnusableData: a query whose result cannot be used fails permanently (the dead letter),
+// not as a database outage retried forever.
+func TestUnusableData(t *testing.T) {
+	_, ids, _, db := open(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT order_sn AS code FROM ecs_order_info WHERE order_id = :key",
+		"SELECT order_sn AS order_code, 'heavy' AS weight_kg FROM ecs_order_info WHERE order_id = :key",
+	} {
+		s, err := shopdb.Open(ctx, db, shopdb.Config{Query: q, Waybill: waybillSQL[:1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.Order(ctx, fmt.Sprint(ids[0]))
+		var p interface{ Permanent() bool }
+		if err == nil || !errors.As(err, &p) || !p.Permanent() {
+			t.Errorf("%s: %v, want a permanent error", q, err)
+		}
+		s.Close()
 	}
 }

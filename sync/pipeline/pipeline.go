@@ -340,6 +340,11 @@ func (p *Pipeline) read(ctx context.Context, from binlog.Position) error {
 			from = last
 			backoff = time.Second
 		}
+		if has, herr := binlog.HasFile(ctx, p.meta, from.File); herr == nil && !has {
+			// Purged while we were away (a long outage): never silently skip.
+			return fmt.Errorf("%w: reconnecting at %s, which is no longer on the server; restart with --recover "+
+				"to resume at the current position and run orders.backfill_query", ErrCheckpointPurged, from)
+		}
 		p.log.Warn("binlog stream interrupted; reconnecting", "at", from.String(), "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():

@@ -42,7 +42,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	}
 	order, items, found, err := p.enrich(ctx, j.key)
 	switch {
-	case errors.Is(err, errNotReady):
+	case errors.Is(err, errNotReady), isPermanent(err): // not ready yet, or unusable data
 		return p.fail(ctx, owner, rec, "", err, false)
 	case err != nil:
 		return p.fail(ctx, owner, rec, "", shopDown{err}, false)
