@@ -17,7 +17,6 @@ type Tracker[P any] struct {
 	closed  []*entry[P] // ended transactions not yet below the watermark, by seq
 	mark    P
 	hasMark bool
-	changed bool
 }
 
 type entry[P any] struct {
@@ -85,7 +84,7 @@ func (t *Tracker[P]) Ack(seq uint64) {
 func (t *Tracker[P]) advance() {
 	i := 0
 	for i < len(t.closed) && t.closed[i].pending <= 0 {
-		t.mark, t.hasMark, t.changed = t.closed[i].pos, true, true
+		t.mark, t.hasMark = t.closed[i].pos, true
 		i++
 	}
 	if i > 0 {
@@ -94,13 +93,12 @@ func (t *Tracker[P]) advance() {
 	}
 }
 
-// Watermark returns the position up to which everything is settled, and whether it moved since
-// the last call that reported a change.
-func (t *Tracker[P]) Watermark() (pos P, ok, changed bool) {
+// Watermark returns the position up to which everything is settled; ok is false until the
+// first transaction settles.
+func (t *Tracker[P]) Watermark() (pos P, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	changed, t.changed = t.changed, false
-	return t.mark, t.hasMark, changed
+	return t.mark, t.hasMark
 }
 
 // Pending returns the number of transactions held back from the watermark (for metrics).

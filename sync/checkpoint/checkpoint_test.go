@@ -8,15 +8,12 @@ import (
 
 func TestWatermark(t *testing.T) {
 	tr := New[int]()
-	if _, ok, _ := tr.Watermark(); ok {
+	if _, ok := tr.Watermark(); ok {
 		t.Fatal("fresh tracker has a watermark")
 	}
 	tr.End(10) // tx 1: no orders, settled at once
-	if p, ok, ch := tr.Watermark(); !ok || p != 10 || !ch {
-		t.Fatalf("after empty tx: %d %v %v", p, ok, ch)
-	}
-	if _, _, ch := tr.Watermark(); ch {
-		t.Fatal("changed reported twice")
+	if p, ok := tr.Watermark(); !ok || p != 10 {
+		t.Fatalf("after empty tx: %d %v", p, ok)
 	}
 	a := tr.Add() // tx 2: two orders
 	b := tr.Add()
@@ -25,15 +22,15 @@ func TestWatermark(t *testing.T) {
 	tr.End(30)
 	tr.End(40) // tx 4: empty
 	tr.Ack(c)  // tx 3 settled, but tx 2 still open
-	if p, _, _ := tr.Watermark(); p != 10 {
+	if p, _ := tr.Watermark(); p != 10 {
 		t.Fatalf("watermark passed an unsettled tx: %d", p)
 	}
 	tr.Ack(a)
-	if p, _, _ := tr.Watermark(); p != 10 {
+	if p, _ := tr.Watermark(); p != 10 {
 		t.Fatalf("watermark moved with one of two orders settled: %d", p)
 	}
 	tr.Ack(b)
-	if p, _, ch := tr.Watermark(); p != 40 || !ch {
+	if p, _ := tr.Watermark(); p != 40 {
 		t.Fatalf("watermark = %d, want 40", p)
 	}
 	if n := tr.Pending(); n != 0 {
@@ -45,11 +42,11 @@ func TestAckBeforeEnd(t *testing.T) {
 	tr := New[int]()
 	s := tr.Add()
 	tr.Ack(s) // a fast worker settles before the reader sees the commit
-	if _, ok, _ := tr.Watermark(); ok {
+	if _, ok := tr.Watermark(); ok {
 		t.Fatal("watermark before the transaction ended")
 	}
 	tr.End(5)
-	if p, ok, _ := tr.Watermark(); !ok || p != 5 {
+	if p, ok := tr.Watermark(); !ok || p != 5 {
 		t.Fatalf("watermark %d %v", p, ok)
 	}
 }
@@ -65,7 +62,7 @@ func TestEmptyRunsMerge(t *testing.T) {
 		t.Fatalf("settled runs not merged: %d entries", n)
 	}
 	tr.Ack(s)
-	if p, _, _ := tr.Watermark(); p != 9999 {
+	if p, _ := tr.Watermark(); p != 9999 {
 		t.Fatalf("watermark %d", p)
 	}
 }
@@ -107,14 +104,14 @@ func TestRandomAgainstModel(t *testing.T) {
 			}
 			want = pos
 		}
-		got, ok, _ := tr.Watermark()
+		got, ok := tr.Watermark()
 		if want == 0 && ok || want != 0 && got != want {
 			t.Fatalf("round %d: watermark %d (ok %v), model %d", round, got, ok, want)
 		}
 		for _, o := range orders[half:] {
 			tr.Ack(o.seq)
 		}
-		if got, _, _ := tr.Watermark(); got != 200 {
+		if got, _ := tr.Watermark(); got != 200 {
 			t.Fatalf("round %d: final watermark %d", round, got)
 		}
 	}

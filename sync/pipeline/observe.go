@@ -176,7 +176,10 @@ func b2f(b bool) float64 {
 
 // pingShop checks the shop connection without blocking the caller. The ping runs without a
 // cancellable context: go-mysql's driver closes a connection whose context ends mid-command
-// from another goroutine, unsynchronised. A ping outstanding for 5 s means the shop is down.
+// from another goroutine, unsynchronised (a data race the race detector reports). Pings run
+// every second, so they must never be the ones cut off; the other deadlines (push replies,
+// drain) end a command only when the database is already in trouble. A ping outstanding for
+// 5 s means the shop is down.
 func (p *Pipeline) pingShop() {
 	o := p.obs
 	now := time.Now().UnixNano()

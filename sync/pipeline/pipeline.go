@@ -552,7 +552,7 @@ func tick(ctx context.Context, d time.Duration, fn func()) {
 }
 
 func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
-	pos, ok, _ := p.tracker.Watermark()
+	pos, ok := p.tracker.Watermark()
 	if !ok || pos == p.saved {
 		return nil
 	}

@@ -172,13 +172,8 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 // writeBack writes the recorded waybill into the shop. paidAt is the binlog time of the paid
 // event (zero for retries), for the end-to-end histogram.
 func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record, paidAt time.Time) error {
-	values := map[string]any{
-		"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
-		"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": "", "reason": "",
-		"event_time": time.Now().Format(time.DateTime), "now": time.Now().Format(time.DateTime),
-	}
 	start := time.Now()
-	outcome, existing, err := p.shop.WriteWaybill(ctx, values)
+	outcome, existing, err := p.shop.WriteWaybill(ctx, writeValues(rec, "", "", start))
 	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
 		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()
@@ -308,3 +303,12 @@ type shopDown struct{ err error }
 
 func (e shopDown) Error() string { return "shop database: " + e.err.Error() }
 func (e shopDown) Unwrap() error { return e.err }
+
+// writeValues are the named parameters of every write-back template.
+func writeValues(rec state.Record, status, reason string, eventTime time.Time) map[string]any {
+	return map[string]any{
+		"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
+		"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": status, "reason": reason,
+		"event_time": eventTime.Format(time.DateTime), "now": time.Now().Format(time.DateTime),
+	}
+}

@@ -92,13 +92,8 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 		writes = append(writes, status.ExceptionKey) // a move that also raises the flag: the shop hears both
 	}
 	for _, write := range writes {
-		values := map[string]any{
-			"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
-			"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": write, "reason": next.Reason,
-			"event_time": ev.Time.Format(time.DateTime), "now": time.Now().Format(time.DateTime),
-		}
 		start := time.Now()
-		_, err := p.db.WriteStatus(ctx, write, values)
+		_, err := p.db.WriteStatus(ctx, write, writeValues(rec, write, next.Reason, ev.Time))
 		metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("status"), start)
 		if err != nil {
 			p.obs.m.Writebacks.WithLabelValues("status", "error").Inc()
