@@ -166,7 +166,7 @@ func (r *runner) tick() {
 // or held back, and the held pushes its drop releases. Called with Server.mu held.
 func (s *Server) issue(p *push) []*push {
 	f := s.pushFault
-	if s.roll(f.drop) {
+	if s.dice.Roll(f.drop) {
 		s.pushesDropped.Add(1)
 		for _, m := range p.members {
 			m.rec.acked = max(m.rec.acked, m.level)
@@ -174,7 +174,7 @@ func (s *Server) issue(p *push) []*push {
 		return s.releaseHeld(p)
 	}
 	// Only a push with a next one to come for each of its waybills can be held back for it.
-	if s.roll(f.outOfOrder) && !slices.ContainsFunc(p.members, func(m member) bool {
+	if s.dice.Roll(f.outOfOrder) && !slices.ContainsFunc(p.members, func(m member) bool {
 		return m.level >= len(m.rec.plan) || m.rec.held != nil
 	}) {
 		p.held = true
@@ -183,9 +183,9 @@ func (s *Server) issue(p *push) []*push {
 		}
 		return nil
 	}
-	p.badSign = s.roll(f.badSign)
-	p.duplicate = s.roll(f.duplicate)
-	p.concurrent = p.duplicate && s.roll(0.5)
+	p.badSign = s.dice.Roll(f.badSign)
+	p.duplicate = s.dice.Roll(f.duplicate)
+	p.concurrent = p.duplicate && s.dice.Roll(0.5)
 	for _, m := range p.members {
 		m.rec.inflight++
 	}
@@ -256,9 +256,7 @@ func (s *Server) backoff(n int) time.Duration {
 	if n < 5 {
 		d = min(minBackoff<<(n-1), maxBackoff)
 	}
-	s.rngMu.Lock()
-	j := 0.8 + 0.4*s.rng.Float64()
-	s.rngMu.Unlock()
+	j := 0.8 + 0.4*s.dice.Float64()
 	return time.Duration(float64(d) * j)
 }
 
@@ -318,9 +316,7 @@ func (s *Server) pushForm(p *push) (url.Values, error) {
 // corruptSign returns a DataSign that a correct receiver rejects, made in one of the ways real
 // integrations get it wrong.
 func (s *Server) corruptSign(data string) string {
-	s.rngMu.Lock()
-	n := s.rng.IntN(4)
-	s.rngMu.Unlock()
+	n := s.dice.IntN(4)
 	sum := md5.Sum([]byte(data + s.appKey))
 	var bad string
 	switch n {

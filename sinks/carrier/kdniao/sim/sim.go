@@ -2,19 +2,19 @@ package sim
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
+
+	"github.com/shipsync/shipsync/sinks/carrier/simkit"
 )
 
 const (
@@ -149,8 +149,7 @@ type Server struct {
 	now       func() time.Time // time.Now; tests replace it before any request
 	running   atomic.Bool
 
-	rngMu sync.Mutex
-	rng   *mrand.Rand
+	dice *simkit.Dice
 
 	mu        sync.Mutex
 	seq       int64
@@ -187,7 +186,7 @@ func New(cfg Config) *Server {
 		hang:        cfg.Hang,
 		pickupAfter: cfg.PickupAfter,
 		mux:         http.NewServeMux(),
-		rng:         mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5349_4d43_4152_5249)),
+		dice:        simkit.NewDice(uint64(cfg.Seed), 0x5349_4d43_4152_5249),
 		byOrder:     make(map[string]*record),
 		byWaybill:   make(map[string]*record),
 		seed:        cfg.Seed,
@@ -316,9 +315,9 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
 	ctx := r.Context()
 	f := s.faults.Load()
-	if s.roll(f.ErrorRate) {
+	if s.dice.Roll(f.ErrorRate) {
 		s.errors.Add(1)
-		sleep(ctx, f.Latency)
+		simkit.Sleep(ctx, f.Latency)
 		http.Error(w, "simulated carrier error", http.StatusInternalServerError)
 		return
 	}
@@ -344,15 +343,15 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
 		res.ResultCode, res.Reason = codeRepeat, reasonRepeat
 	} else {
 		s.creates.Add(1)
-		if s.roll(f.TimeoutAfterCommitRate) {
+		if s.dice.Roll(f.TimeoutAfterCommitRate) {
 			s.timeouts.Add(1)
-			sleep(ctx, s.hang)
+			simkit.Sleep(ctx, s.hang)
 		}
 	}
 	if s.pickupAfter > 0 {
 		res.PickupTime = time.Now().Add(s.pickupAfter).In(kdniao.Shanghai()).Format(kdniao.TimeLayout)
 	}
-	sleep(ctx, f.Latency)
+	simkit.Sleep(ctx, f.Latency)
 	s.answer(w, res)
 }
 
@@ -407,33 +406,6 @@ func missingField(req kdniao.CreateRequest) string {
 		return "Receiver.Address"
 	}
 	return ""
-}
-
-// roll reports whether a fault with probability rate happens now.
-func (s *Server) roll(rate float64) bool {
-	switch {
-	case rate <= 0:
-		return false
-	case rate >= 1:
-		return true
-	}
-	s.rngMu.Lock()
-	v := s.rng.Float64()
-	s.rngMu.Unlock()
-	return v < rate
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func (s *Server) fail(w http.ResponseWriter, code, reason string) {

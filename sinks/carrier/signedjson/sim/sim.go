@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/carrier/signedjson"
+
+	"github.com/shipsync/shipsync/sinks/carrier/simkit"
 )
 
 const (
@@ -55,8 +56,7 @@ type Server struct {
 
 	faults atomic.Pointer[Faults]
 
-	rngMu sync.Mutex
-	rng   *mrand.Rand
+	dice *simkit.Dice
 
 	mu      sync.Mutex
 	seq     int64
@@ -77,7 +77,7 @@ func New(secret string) *Server {
 		secret:  []byte(secret),
 		mux:     http.NewServeMux(),
 		client:  &http.Client{Timeout: pushTimeout},
-		rng:     mrand.New(mrand.NewPCG(1, 0x4753_4a53_4f4e)),
+		dice:    simkit.NewDice(1, 0x4753_4a53_4f4e),
 		byOrder: make(map[string]record),
 	}
 	s.SetFaults(Faults{})
@@ -153,9 +153,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.faults.Load()
 	ctx := r.Context()
-	if s.roll(f.ErrorRate) {
+	if s.dice.Roll(f.ErrorRate) {
 		s.errors.Add(1)
-		sleep(ctx, f.Latency)
+		simkit.Sleep(ctx, f.Latency)
 		s.fail(w, http.StatusInternalServerError, "simulated carrier error")
 		return
 	}
@@ -165,14 +165,14 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.creates.Add(1)
 	}
-	sleep(ctx, f.Latency)
+	simkit.Sleep(ctx, f.Latency)
 	res := signedjson.CreateResponse{
 		OrderCode:  req.OrderCode,
 		Waybill:    rec.waybill,
 		PickupTime: rec.created.Add(pickupDelay).UTC().Format(time.RFC3339),
 		Repeat:     repeat,
 	}
-	s.answer(w, http.StatusOK, res, !s.roll(f.UnsignedRate))
+	s.answer(w, http.StatusOK, res, !s.dice.Roll(f.UnsignedRate))
 }
 
 // commit returns the waybill of orderCode, allocating one the first time.
@@ -238,33 +238,6 @@ func (s *Server) PushRaw(ctx context.Context, url, header string, body []byte) (
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, signedjson.MaxBodyBytes)) // reuse the connection
 	return resp.StatusCode, nil
-}
-
-// roll reports whether a fault with probability rate happens now.
-func (s *Server) roll(rate float64) bool {
-	switch {
-	case rate <= 0:
-		return false
-	case rate >= 1:
-		return true
-	}
-	s.rngMu.Lock()
-	v := s.rng.Float64()
-	s.rngMu.Unlock()
-	return v < rate
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func (s *Server) fail(w http.ResponseWriter, status int, reason string) {
