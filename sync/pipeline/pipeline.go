@@ -22,14 +22,6 @@ import (
 	"github.com/shipsync/shipsync/sync/state"
 )
 
-// Shop reads orders from and writes results to the shop's database (shopdb.DB). Calls block on
-// the database and are safe for concurrent use; errors are worth retrying.
-type Shop interface {
-	Order(ctx context.Context, key string) (shopdb.Order, bool, error)
-	Items(ctx context.Context, key string) ([]shopdb.Item, error)
-	WriteWaybill(ctx context.Context, values map[string]any) (shopdb.Outcome, string, error)
-}
-
 // Options are the parts of a pipeline built outside it.
 type Options struct {
 	Config   *config.Config
@@ -51,7 +43,6 @@ type Options struct {
 type Pipeline struct {
 	cfg      *config.Config
 	log      *slog.Logger
-	shop     Shop
 	db       *shopdb.DB
 	meta     *sql.DB
 	store    *state.Store
@@ -118,7 +109,7 @@ var ErrCheckpointPurged = errors.New("checkpoint purged from the server")
 func New(o Options) (*Pipeline, error) {
 	cfg := o.Config
 	p := &Pipeline{
-		cfg: cfg, log: o.Log.With("component", "pipeline"), shop: o.Shop, db: o.Shop, meta: o.Meta, store: o.Store,
+		cfg: cfg, log: o.Log.With("component", "pipeline"), db: o.Shop, meta: o.Meta, store: o.Store,
 		carriers: map[string]*carrierSlot{},
 		rule:     rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
 		recover:  o.Recover, every: o.CheckpointEvery,

@@ -140,14 +140,14 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 	deadline := time.Now().Add(p.cfg.Orders.ReadyTimeout)
 	pause := 50 * time.Millisecond
 	for {
-		order, found, err := p.shop.Order(ctx, key)
+		order, found, err := p.db.Order(ctx, key)
 		if err != nil {
 			return shopdb.Order{}, nil, false, err
 		}
 		var items []shopdb.Item
 		ready := found
 		if found && p.db.HasItemsQuery() {
-			items, err = p.shop.Items(ctx, key)
+			items, err = p.db.Items(ctx, key)
 			if err != nil {
 				return shopdb.Order{}, nil, false, err
 			}
@@ -173,7 +173,7 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 // event (zero for retries), for the end-to-end histogram.
 func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record, paidAt time.Time) error {
 	start := time.Now()
-	outcome, existing, err := p.shop.WriteWaybill(ctx, writeValues(rec, "", "", start))
+	outcome, existing, err := p.db.WriteWaybill(ctx, writeValues(rec, "", "", start))
 	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
 		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()

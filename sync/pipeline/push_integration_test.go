@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -200,7 +201,7 @@ func TestSignedJSONCarrier(t *testing.T) {
 		got := h.parcelStatuses()
 		for _, id := range ids {
 			if got[id] != "delivered" {
-				return false, "not all delivered: " + strings.TrimSpace(strings.Repeat(" ", 0)) + got[id]
+				return false, fmt.Sprintf("order %d is %q, want delivered", id, got[id])
 			}
 		}
 		return true, ""
