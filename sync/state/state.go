@@ -140,11 +140,14 @@ if until_ > now and owner and owner ~= '' and owner ~= ARGV[1] then
   -- A lease outlives its holder only while the holder's process is alive: a killed process's
   -- liveness key expires within seconds, and its orders are taken over then, not after the lease.
   local proc = string.match(owner, '^([^:]+)')
-  if redis.call('EXISTS', ARGV[5] .. proc) == 1 then return {'busy'} end
+  if redis.call('EXISTS', ARGV[5] .. proc) == 1 then
+    local r = redis.call('HGETALL', KEYS[1]); table.insert(r, 1, 'busy'); return r
+  end
 end
 redis.call('HSET', KEYS[1], 'lease_owner', ARGV[1], 'lease_until', now + tonumber(ARGV[3]), 'updated_at', now)
 if not st then redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0) end
-return {'claimed'}
+-- The record rides back with the answer: one round trip per claim.
+local r = redis.call('HGETALL', KEYS[1]); table.insert(r, 1, 'claimed'); return r
 `)
 
 // Alive marks the process alive for ttl. Owner tokens passed to Claim are "<process>:<n>"; a
@@ -156,17 +159,19 @@ func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) er
 	return nil
 }
 
-// Claim atomically takes the order for owner for lease.
+// Claim atomically takes the order for owner for lease. The record comes back with a claimed or
+// busy answer; done and dead answers carry none (nothing is left to do with it).
 func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration) (ClaimResult, Record, error) {
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey()},
 		owner, time.Now().UnixMilli(), lease.Milliseconds(), key, s.prefix+"proc:").StringSlice()
 	if err != nil {
 		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
 	}
-	rec, _, err := s.Get(ctx, key)
-	if err != nil {
-		return 0, Record{}, err
+	m := make(map[string]string, len(res)/2)
+	for i := 1; i+1 < len(res); i += 2 {
+		m[res[i]] = res[i+1]
 	}
+	rec := recordFrom(key, m)
 	switch res[0] {
 	case "claimed":
 		return Claimed, rec, nil
