@@ -27,11 +27,6 @@ var _ webhook.Applier = (*Pipeline)(nil)
 // monotonic rules of sync/status, written back to the shop first and recorded in Redis after,
 // so a crash in between makes the carrier's retry write it again rather than never.
 func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) (webhook.Outcome, error) {
-	if !u.Known {
-		p.stats.UnknownCodes.Add(1)
-		p.obs.m.UnknownStatusCodes.WithLabelValues(carrier).Inc()
-		p.log.Warn("unknown carrier status code; taken as in transit", "carrier", carrier, "waybill", u.Waybill, "code", u.Code)
-	}
 	key, ok, err := p.store.OrderByWaybill(ctx, carrier, u.Waybill)
 	if err != nil {
 		return "", err
@@ -39,8 +34,17 @@ func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) 
 	if !ok {
 		return webhook.UnknownWaybill, nil
 	}
-	return p.applyToOrder(ctx, key, status.Event{Status: status.Status(u.Status), Exception: u.Exception,
-		Reason: u.Reason, Time: u.Time, Code: u.Code})
+	return p.applyToOrder(ctx, key, p.event(carrier, u))
+}
+
+// event maps a carrier's update to the status model's event, counting codes it does not know.
+func (p *Pipeline) event(carrier string, u webhook.Update) status.Event {
+	if !u.Known {
+		p.stats.UnknownCodes.Add(1)
+		p.obs.m.UnknownStatusCodes.WithLabelValues(carrier).Inc()
+		p.log.Warn("unknown carrier status code; taken as in transit", "carrier", carrier, "waybill", u.Waybill, "code", u.Code)
+	}
+	return status.Event{Status: status.Status(u.Status), Exception: u.Exception, Reason: u.Reason, Time: u.Time, Code: u.Code}
 }
 
 func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event) (webhook.Outcome, error) {
@@ -225,7 +229,7 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 	}
 	p.stats.Polls.Add(1)
 	if err == nil {
-		o, err := p.Apply(ctx, rec.Carrier, u)
+		o, err := p.applyToOrder(ctx, key, p.event(rec.Carrier, u)) // the key is known: no index look-up
 		if err != nil || o == webhook.OK {
 			return err // an applied status rescheduled the poll itself
 		}
