@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"flag"
@@ -12,12 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/shipsync/shipsync/sinks/kafka"
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/metrics"
@@ -31,6 +28,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "configuration file")
 	recoverFlag := fs.Bool("recover", false, "the checkpoint was purged: restart at the current binlog position and run the backfill query")
+	dryRun := fs.Bool("dry-run", false, "only detect paid orders (logged at debug level, counted in metrics): no lease, claim, carrier call, write-back or checkpoint")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -56,20 +54,13 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	m := metrics.New()
 	opts := pipeline.Options{Config: cfg, Log: log, Shop: d.shop, Meta: d.db, Store: d.store,
-		Carriers: carriers, Recover: *recoverFlag, Metrics: m}
-	if cfg.Kafka != nil {
-		events, err := eventsProducer(cfg.Kafka, log, m)
+		Carriers: carriers, Recover: *recoverFlag, DryRun: *dryRun, Metrics: m}
+	if cfg.Kafka != nil && !*dryRun {
+		closeKafka, err := wireKafka(cfg, &opts, log, m)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := events.Close(cctx); err != nil {
-				log.Error("lifecycle events not delivered at shutdown", "err", err)
-			}
-		}()
-		opts.Events = events
+		defer closeKafka(ctx)
 	}
 	p, err := pipeline.New(opts)
 	if err != nil {
@@ -196,32 +187,4 @@ func serveHTTP(ctx context.Context, cfg config.HTTP, handler http.Handler, log *
 		defer cancel()
 		srv.Shutdown(sctx) //nolint:errcheck // best effort at exit
 	}, nil
-}
-
-// eventsProducer is the lifecycle events outlet on kafka.events_topic.
-func eventsProducer(k *config.Kafka, log *slog.Logger, m *metrics.Metrics) (*kafka.Producer, error) {
-	kc := kafka.Config{Brokers: k.Brokers, Topic: k.EventsTopic, BatchSize: k.BatchSize, BatchTimeout: k.BatchTimeout,
-		Compression: k.Compression, SASL: kafka.SASL{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password}}
-	if k.TLS {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if k.CAFile != "" {
-			pem, err := os.ReadFile(k.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.ca_file: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("kafka.ca_file %s: no PEM certificate in it", k.CAFile)
-			}
-		}
-		kc.TLS = tc
-	}
-	p, err := kafka.NewProducer(kc, func(err error, messages int) {
-		m.EventsFailed.Add(float64(messages))
-		log.Warn("lifecycle events not delivered yet; retrying", "messages", messages, "err", err)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kafka: %w", err)
-	}
-	return p, nil
 }

@@ -118,8 +118,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// mechanism builds the kafka-go SASL mechanism; nil when none is configured.
-func (s SASL) mechanism() (sasl.Mechanism, error) {
+// Authenticator builds the kafka-go SASL mechanism (for a consumer of the same cluster too); nil
+// when none is configured.
+func (s SASL) Authenticator() (sasl.Mechanism, error) {
 	switch s.Mechanism {
 	case "":
 		return nil, nil

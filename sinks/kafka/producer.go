@@ -99,7 +99,7 @@ func NewProducer(cfg Config, onError func(err error, messages int)) (*Producer, 
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka producer config: %w", err)
 	}
-	mech, err := cfg.SASL.mechanism()
+	mech, err := cfg.SASL.Authenticator()
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer config: %w", err)
 	}
@@ -160,6 +160,14 @@ func NewProducer(cfg Config, onError func(err error, messages int)) (*Producer, 
 // error means the message is accepted; delivery failures after that are retried, counted and
 // reported to OnError, and what Close cannot deliver is in its error.
 func (p *Producer) Send(ctx context.Context, key string, value []byte) error {
+	return p.SendAcked(ctx, key, value, nil)
+}
+
+// SendAcked is Send with a callback: acked, when not nil, is called once the brokers have
+// acknowledged the message (with acks=all), from the producer's loop, so it must return
+// quickly. It is never called for a message that was not delivered. Split mode's reader
+// advances its checkpoint with it.
+func (p *Producer) SendAcked(ctx context.Context, key string, value []byte, acked func()) error {
 	if key == "" {
 		return errors.New("kafka: send: empty key")
 	}
@@ -174,6 +182,9 @@ func (p *Producer) Send(ctx context.Context, key string, value []byte) error {
 	// Stamped here, not at write time, so the record's timestamp says when the message was
 	// produced and stays the same across retries.
 	m := kafkago.Message{Key: []byte(key), Value: value, Time: time.Now()}
+	if acked != nil {
+		m.WriterData = acked
+	}
 	p.pending.Add(1)
 	select {
 	case p.queue <- m:
@@ -360,7 +371,7 @@ func (p *Producer) deliver(batch []kafkago.Message) []kafkago.Message {
 	for {
 		err := p.w.WriteMessages(p.writeCtx, batch...)
 		if err == nil {
-			p.acked(len(batch))
+			p.acked(batch)
 			return nil
 		}
 		if p.writeCtx.Err() != nil {
@@ -371,7 +382,7 @@ func (p *Producer) deliver(batch []kafkago.Message) []kafkago.Message {
 		// maxBatchBytes), so they fail or succeed together and a key's order survives.
 		var werrs kafkago.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(batch) {
-			failed := batch[:0]
+			var failed, delivered []kafkago.Message
 			err = nil
 			for i, werr := range werrs {
 				if werr != nil {
@@ -379,9 +390,11 @@ func (p *Producer) deliver(batch []kafkago.Message) []kafkago.Message {
 					if err == nil {
 						err = werr
 					}
+				} else {
+					delivered = append(delivered, batch[i])
 				}
 			}
-			p.acked(len(batch) - len(failed))
+			p.acked(delivered)
 			batch = failed
 			if len(batch) == 0 {
 				return nil
@@ -406,9 +419,14 @@ func (p *Producer) deliver(batch []kafkago.Message) []kafkago.Message {
 	}
 }
 
-func (p *Producer) acked(n int) {
-	p.sent.Add(int64(n))
-	p.pending.Add(-int64(n))
+func (p *Producer) acked(msgs []kafkago.Message) {
+	p.sent.Add(int64(len(msgs)))
+	p.pending.Add(-int64(len(msgs)))
+	for _, m := range msgs {
+		if f, ok := m.WriterData.(func()); ok {
+			f()
+		}
+	}
 }
 
 func (p *Producer) giveUp(n int) {

@@ -209,16 +209,19 @@ type HTTP struct {
 
 // Kafka is used in split mode and as the events outlet.
 type Kafka struct {
-	Brokers      []string      `yaml:"brokers"`
-	OrdersTopic  string        `yaml:"orders_topic"`
-	EventsTopic  string        `yaml:"events_topic"`
-	Group        string        `yaml:"group"`
-	BatchSize    int           `yaml:"batch_size"`
-	BatchTimeout time.Duration `yaml:"batch_timeout"`
-	Compression  string        `yaml:"compression"` // none | gzip | snappy | lz4 | zstd
-	TLS          bool          `yaml:"tls"`
-	CAFile       string        `yaml:"ca_file"` // PEM; empty: the system's roots
-	SASL         KafkaSASL     `yaml:"sasl"`
+	Brokers     []string `yaml:"brokers"`
+	OrdersTopic string   `yaml:"orders_topic"`
+	EventsTopic string   `yaml:"events_topic"`
+	Group       string   `yaml:"group"`
+	// SessionTimeout: how long the group waits for a silent worker before giving its
+	// partitions to the others.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	BatchSize      int           `yaml:"batch_size"`
+	BatchTimeout   time.Duration `yaml:"batch_timeout"`
+	Compression    string        `yaml:"compression"` // none | gzip | snappy | lz4 | zstd
+	TLS            bool          `yaml:"tls"`
+	CAFile         string        `yaml:"ca_file"` // PEM; empty: the system's roots
+	SASL           KafkaSASL     `yaml:"sasl"`
 }
 
 // KafkaSASL authenticates to the brokers.
@@ -311,6 +314,7 @@ func (c *Config) applyDefaults() {
 		setString(&k.OrdersTopic, "shipsync.orders")
 		setString(&k.EventsTopic, "shipsync.events")
 		setString(&k.Group, "shipsync")
+		setDuration(&k.SessionTimeout, 10*time.Second)
 		setInt(&k.BatchSize, 100)
 		setDuration(&k.BatchTimeout, 10*time.Millisecond)
 		setString(&k.Compression, "none")

@@ -159,7 +159,7 @@ func TestExampleKafkaSection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example with kafka enabled:\n%v", err)
 	}
-	want := &Kafka{Brokers: []string{"127.0.0.1:9092"}, OrdersTopic: "shipsync.orders", EventsTopic: "shipsync.events", Group: "shipsync", BatchSize: 100, BatchTimeout: 10 * time.Millisecond, Compression: "none"}
+	want := &Kafka{Brokers: []string{"127.0.0.1:9092"}, OrdersTopic: "shipsync.orders", EventsTopic: "shipsync.events", Group: "shipsync", SessionTimeout: 10 * time.Second, BatchSize: 100, BatchTimeout: 10 * time.Millisecond, Compression: "none"}
 	if !reflect.DeepEqual(cfg.Kafka, want) {
 		t.Errorf("kafka = %+v, want %+v", cfg.Kafka, want)
 	}
@@ -295,7 +295,7 @@ kafka: {brokers: [k1:9092], group: g}
 	if cfg.Retry != (Retry{Interval: time.Minute, MaxAttempts: 7, Backoff: "exponential", MaxInterval: 5 * time.Minute}) {
 		t.Errorf("retry = %+v", cfg.Retry)
 	}
-	want := Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "shipsync.orders", EventsTopic: "shipsync.events", Group: "g", BatchSize: 100, BatchTimeout: 10 * time.Millisecond, Compression: "none"}
+	want := Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "shipsync.orders", EventsTopic: "shipsync.events", Group: "g", SessionTimeout: 10 * time.Second, BatchSize: 100, BatchTimeout: 10 * time.Millisecond, Compression: "none"}
 	if !reflect.DeepEqual(*cfg.Kafka, want) {
 		t.Errorf("kafka = %+v, want %+v", *cfg.Kafka, want)
 	}

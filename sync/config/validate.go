@@ -384,6 +384,9 @@ func (c *Config) validateKafka(v *validator) {
 	v.required("kafka.orders_topic", k.OrdersTopic, "")
 	v.required("kafka.events_topic", k.EventsTopic, "")
 	v.required("kafka.group", k.Group, "")
+	if k.SessionTimeout < 6*time.Second {
+		v.add("kafka.session_timeout", "must be at least 6s (the brokers' default group.min.session.timeout.ms), got %v", k.SessionTimeout)
+	}
 	v.atLeast("kafka.batch_size", k.BatchSize, 1)
 	v.positive("kafka.batch_timeout", k.BatchTimeout)
 	v.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")

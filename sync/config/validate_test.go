@@ -23,13 +23,13 @@ func TestValidate(t *testing.T) {
 		{"reader without kafka", func(c *Config) { c.Mode = ModeReader }, []string{"kafka.brokers: required when mode is reader (paid orders travel through Kafka)"}},
 		{"worker with kafka", func(c *Config) {
 			c.Mode = ModeWorker
-			c.Kafka = &Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "o", EventsTopic: "e", Group: "g", BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
+			c.Kafka = &Kafka{Brokers: []string{"k1:9092"}, OrdersTopic: "o", EventsTopic: "e", Group: "g", SessionTimeout: 6 * time.Second, BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
 		}, nil},
 		{"kafka without brokers", func(c *Config) {
-			c.Kafka = &Kafka{OrdersTopic: "o", EventsTopic: "e", Group: "g", BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
+			c.Kafka = &Kafka{OrdersTopic: "o", EventsTopic: "e", Group: "g", SessionTimeout: 6 * time.Second, BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
 		}, []string{"kafka.brokers: required (or remove the kafka section)"}},
 		{"bad broker", func(c *Config) {
-			c.Kafka = &Kafka{Brokers: []string{"k1"}, OrdersTopic: "o", EventsTopic: "e", Group: "g", BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
+			c.Kafka = &Kafka{Brokers: []string{"k1"}, OrdersTopic: "o", EventsTopic: "e", Group: "g", SessionTimeout: 6 * time.Second, BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
 		}, []string{`kafka.brokers[0]: "k1" is not host:port (e.g. "127.0.0.1:9092")`}},
 
 		{"shop addr without port", func(c *Config) { c.Shop.Addr = "db.internal" }, []string{`shop.addr: "db.internal" is not host:port (e.g. "127.0.0.1:3306")`}},

@@ -37,6 +37,8 @@ type Metrics struct {
 	NoPickup           prometheus.Counter
 	CircuitOpen        *prometheus.GaugeVec // carrier
 	EventsFailed       prometheus.Counter
+	EventsOutbox       prometheus.Gauge
+	OrdersTopic        *prometheus.CounterVec // outcome: published, failed, consumed, malformed
 	Leader             prometheus.Gauge
 	Ready              prometheus.Gauge
 }
@@ -96,7 +98,12 @@ func New() *Metrics {
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
 		EventsFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "events", Name: "failed_total",
-			Help: "Lifecycle events whose delivery to Kafka failed and is being retried."}),
+			Help: "Lifecycle events whose delivery to Kafka failed (retried), or that could not be recorded in the outbox (Redis down; logged)."}),
+		EventsOutbox: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "events", Name: "outbox_depth",
+			Help: "Lifecycle events recorded in the Redis outbox and not yet acknowledged by Kafka."}),
+		OrdersTopic: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "orders_topic", Name: "messages_total",
+			Help: "Split mode's paid-order messages: published (acknowledged by Kafka), failed (produce attempts, retried), consumed, malformed (skipped)."},
+			[]string{"outcome"}),
 		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "circuit_open",
 			Help: "1 while the carrier's circuit breaker is open (or half-open)."}, []string{"carrier"}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
@@ -107,7 +114,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.CircuitOpen, m.EventsFailed, m.Leader, m.Ready,
+		m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

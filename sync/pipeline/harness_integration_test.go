@@ -42,7 +42,9 @@ type harness struct {
 	pushURL string
 	push    atomic.Pointer[http.Handler]
 	p       *pipeline.Pipeline
-	events  pipeline.Events // the lifecycle events outlet, when a test sets one
+	events  pipeline.Events       // the lifecycle events outlet, when a test sets one
+	orders  pipeline.OrdersOutlet // the paid-order topic of mode reader
+	inbox   pipeline.OrdersInbox  // the paid-order topic of mode worker
 }
 
 // newHarness loads schema ("ecshop": ECShop's real install schema from ../shared; "demo": the
@@ -166,7 +168,7 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 	}
 	p, err := pipeline.New(pipeline.Options{Config: h.cfg, Log: slog.New(slog.NewTextHandler(logOut, nil)),
 		Shop: shop, Meta: meta, Store: h.store, Carriers: carriers, Recover: recover, Events: h.events,
-		CheckpointEvery: 100 * time.Millisecond})
+		Orders: h.orders, Inbox: h.inbox, CheckpointEvery: 100 * time.Millisecond})
 	if err != nil {
 		h.t.Fatal(err)
 	}

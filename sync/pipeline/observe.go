@@ -137,6 +137,8 @@ func (r *reservoir) quantile(q float64) float64 {
 // which is down.
 func (p *Pipeline) Ready() (bool, string) {
 	switch {
+	case !p.obs.streamUp.Load() && p.inbox != nil && !p.dryRun:
+		return false, "kafka consumer down"
 	case !p.obs.streamUp.Load():
 		return false, "binlog stream down"
 	case !p.obs.redisUp.Load():
@@ -161,6 +163,11 @@ func (p *Pipeline) refresh(ctx context.Context) {
 	if err1 == nil && err2 == nil {
 		o.m.RetryDepth.Set(float64(retry))
 		o.m.DeadLetterDepth.Set(float64(dead))
+	}
+	if p.events != nil {
+		if n, err := p.store.OutboxDepth(ctx); err == nil {
+			o.m.EventsOutbox.Set(float64(n))
+		}
 	}
 	p.pingShop()
 	ready, _ := p.Ready()

@@ -31,12 +31,20 @@ type Options struct {
 	Store    *state.Store
 	Carriers map[string]Carrier // by configured name
 	Recover  bool               // restart from the current position and backfill (DESIGN.md §2)
+	// DryRun detects paid orders and counts them, and does nothing else: no lease, no claim, no
+	// carrier call, no write-back, no checkpoint. For trying a configuration on a live shop and
+	// for measuring the source (make bench).
+	DryRun bool
 	// CheckpointEvery is how often the settled position is saved (default 1s).
 	CheckpointEvery time.Duration
 	// Metrics to record into; a fresh set when nil.
 	Metrics *metrics.Metrics
 	// Events receives lifecycle events; none when nil.
 	Events Events
+	// Orders is the paid-order topic a reader publishes to (required in mode reader).
+	Orders OrdersOutlet
+	// Inbox is the paid-order topic a worker consumes (required in mode worker).
+	Inbox OrdersInbox
 }
 
 // Pipeline is shipsync's single-process mode: binlog → workers → carrier → write-back.
@@ -49,6 +57,7 @@ type Pipeline struct {
 	carriers map[string]*carrierSlot
 	rule     rule
 	recover  bool
+	dryRun   bool
 	every    time.Duration
 
 	tracker *checkpoint.Tracker[binlog.Position]
@@ -59,6 +68,8 @@ type Pipeline struct {
 	stats   Stats
 	obs     *observer
 	events  Events
+	orders  OrdersOutlet
+	inbox   OrdersInbox
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
 }
 
@@ -71,10 +82,9 @@ type carrierSlot struct {
 }
 
 type job struct {
-	key     string
-	at      time.Time // when the binlog event that made it paid was written; zero for retries
-	seq     uint64    // binlog transaction, when tracked
-	tracked bool
+	key  string
+	at   time.Time // when the binlog event that made it paid was written; zero for retries
+	done func()    // acknowledges the order to its checkpoint once settled; nil for retries
 }
 
 // Stats are running totals, for the demo summary and tests (Prometheus metrics come from them).
@@ -112,7 +122,7 @@ func New(o Options) (*Pipeline, error) {
 		cfg: cfg, log: o.Log.With("component", "pipeline"), db: o.Shop, meta: o.Meta, store: o.Store,
 		carriers: map[string]*carrierSlot{},
 		rule:     rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
-		recover:  o.Recover, every: o.CheckpointEvery,
+		recover:  o.Recover, dryRun: o.DryRun, every: o.CheckpointEvery,
 		tracker: checkpoint.New[binlog.Position](),
 		jobs:    make(chan job, cfg.Workers.Queue),
 		owner:   randomID(),
@@ -125,7 +135,13 @@ func New(o Options) (*Pipeline, error) {
 		m = metrics.New()
 	}
 	p.obs = newObserver(m)
-	p.events = o.Events
+	p.events, p.orders, p.inbox = o.Events, o.Orders, o.Inbox
+	switch {
+	case cfg.Mode == config.ModeReader && o.Orders == nil && !o.DryRun:
+		return nil, errors.New("mode reader: no paid-order outlet (kafka)")
+	case cfg.Mode == config.ModeWorker && o.Inbox == nil && !o.DryRun:
+		return nil, errors.New("mode worker: no paid-order inbox (kafka)")
+	}
 	for _, c := range cfg.Carriers {
 		cl, ok := o.Carriers[c.Name]
 		if !ok {
@@ -158,9 +174,15 @@ func (p *Pipeline) workerCount() int {
 	return n
 }
 
-// Run tails the binlog and ships paid orders until ctx is done, then stops reading, lets the
-// workers finish what they hold (up to workers.drain_timeout) and saves the checkpoint.
+// Run runs the configured mode until ctx is done (DESIGN.md §2): mode all tails the binlog and
+// ships paid orders; mode reader tails the binlog and publishes them to Kafka; mode worker
+// consumes them from Kafka and ships them. On the way out it stops reading, lets the workers
+// finish what they hold (up to workers.drain_timeout) and saves the checkpoint (or commits the
+// consumer's offsets).
 func (p *Pipeline) Run(ctx context.Context) error {
+	if p.dryRun {
+		return p.runDry(ctx)
+	}
 	if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -168,6 +190,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAlive()
 	go p.aliveLoop(aliveCtx)
+	if p.cfg.Mode == config.ModeWorker {
+		return p.runWorker(ctx)
+	}
 
 	token, err := p.lead(ctx)
 	if err != nil || token == 0 {
@@ -186,27 +211,20 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 
-	stop := make(chan struct{})                                           // workers: take no new job
-	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx)) // cancelled after the drain budget
-	defer cancelWork()
-	var workers sync.WaitGroup
-	for i := 0; i < p.workerCount(); i++ {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			p.work(workCtx, stop)
-		}()
+	var pool *workerPool
+	if p.cfg.Mode == config.ModeAll {
+		pool = p.startWorkers(ctx)
 	}
 	// The loops stop with the reader, whether ctx ended, the reader failed or the lease was lost.
 	readCtx, stopReading := context.WithCancelCause(ctx)
 	defer stopReading(nil)
-	var loops sync.WaitGroup
-	loops.Add(5)
-	go func() { defer loops.Done(); p.keepLead(readCtx, stopReading) }()
-	go func() { defer loops.Done(); p.checkpointLoop(readCtx) }()
-	go func() { defer loops.Done(); p.watchdog(readCtx) }()
-	go func() { defer loops.Done(); p.poller(readCtx) }()
-	go func() { defer loops.Done(); p.retryLoop(readCtx) }()
+	loops := p.startLoops(readCtx, p.keepLead(stopReading), p.checkpointLoop)
+	if pool != nil {
+		loops.Add(p.watchdog, p.poller, p.retryLoop)
+	}
+	if p.events != nil {
+		loops.Add(p.forwardEvents)
+	}
 
 	var readErr error
 	if backfill {
@@ -222,19 +240,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		readErr = cause
 	}
 
-	// Two-step shutdown: stop taking work, let held work finish within the budget.
-	close(stop)
-	done := make(chan struct{})
-	go func() { workers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(p.cfg.Workers.DrainTimeout):
-		p.log.Warn("drain timeout: abandoning orders in flight; they are replayed on restart",
-			"timeout", p.cfg.Workers.DrainTimeout)
-		cancelWork()
-		<-done
+	if pool != nil {
+		pool.drain()
+	} else {
+		p.flushOrders(ctx)
 	}
 	loops.Wait()
+	p.flushEvents(ctx, 5*time.Second)
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := p.saveCheckpoint(saveCtx); err != nil {
@@ -245,6 +257,83 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	return readErr
 }
+
+// runDry tails the binlog from where the daemon would and counts paid orders (Options.DryRun).
+func (p *Pipeline) runDry(ctx context.Context) error {
+	start, ok, err := p.store.LoadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	from := binlog.Position{File: start.File, Pos: start.Pos, GTID: start.GTID}
+	if !ok || p.recover {
+		if from, err = binlog.CurrentPosition(ctx, p.meta); err != nil {
+			return err
+		}
+	}
+	p.log.Info("dry run: detecting paid orders only; no claim, carrier call, write-back or checkpoint",
+		"file", from.File, "pos", from.Pos)
+	loops := p.startLoops(ctx, func(ctx context.Context) { tick(ctx, p.every, func() { p.refresh(ctx) }) })
+	defer loops.Wait()
+	return p.read(ctx, from)
+}
+
+// workerPool runs the carrier workers of modes all and worker.
+type workerPool struct {
+	p       *Pipeline
+	stop    chan struct{}      // workers: take no new job
+	cancel  context.CancelFunc // cancels held work once the drain budget is spent
+	workers sync.WaitGroup
+}
+
+func (p *Pipeline) startWorkers(ctx context.Context) *workerPool {
+	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w := &workerPool{p: p, stop: make(chan struct{}), cancel: cancel}
+	for i := 0; i < p.workerCount(); i++ {
+		w.workers.Add(1)
+		go func() {
+			defer w.workers.Done()
+			p.work(workCtx, w.stop)
+		}()
+	}
+	return w
+}
+
+// drain is the two-step shutdown: stop taking work, let held work finish within the budget.
+func (w *workerPool) drain() {
+	close(w.stop)
+	done := make(chan struct{})
+	go func() { w.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.p.cfg.Workers.DrainTimeout):
+		w.p.log.Warn("drain timeout: abandoning orders in flight; they are replayed on restart",
+			"timeout", w.p.cfg.Workers.DrainTimeout)
+		w.cancel()
+		<-done
+	}
+	w.cancel()
+}
+
+// loopGroup runs background loops until their context ends.
+type loopGroup struct {
+	ctx context.Context
+	wg  sync.WaitGroup
+}
+
+func (p *Pipeline) startLoops(ctx context.Context, fns ...func(context.Context)) *loopGroup {
+	g := &loopGroup{ctx: ctx}
+	g.Add(fns...)
+	return g
+}
+
+func (g *loopGroup) Add(fns ...func(context.Context)) {
+	for _, fn := range fns {
+		g.wg.Add(1)
+		go func() { defer g.wg.Done(); fn(g.ctx) }()
+	}
+}
+
+func (g *loopGroup) Wait() { g.wg.Wait() }
 
 // startPosition decides where the stream starts: the checkpoint, or (first start, --recover) the
 // current position with a backfill.
@@ -291,12 +380,29 @@ func (p *Pipeline) backfill(ctx context.Context, start binlog.Position) error {
 	for _, k := range keys {
 		p.obs.m.Detected.Inc()
 		p.emit(ctx, Event{Type: EventPaid, Order: k})
-		if err := p.enqueue(ctx, job{key: k, seq: p.tracker.Add(), tracked: true}); err != nil {
+		if err := p.dispatch(ctx, job{key: k, done: p.ackFunc(p.tracker.Add())}); err != nil {
 			return err
 		}
 	}
 	p.tracker.End(start)
 	return nil
+}
+
+// ackFunc acknowledges binlog transaction seq's order to the checkpoint.
+func (p *Pipeline) ackFunc(seq uint64) func() { return func() { p.tracker.Ack(seq) } }
+
+// dispatch hands a paid order from the binlog to whoever ships it: this process's workers (mode
+// all), Kafka (mode reader), or nobody (a dry run, which only counts it).
+func (p *Pipeline) dispatch(ctx context.Context, j job) error {
+	switch {
+	case p.dryRun:
+		p.log.Debug("dry run: paid order detected", "order", j.key)
+		j.done()
+		return nil
+	case p.cfg.Mode == config.ModeReader:
+		return p.publish(ctx, j)
+	}
+	return p.enqueue(ctx, j)
 }
 
 func (p *Pipeline) enqueue(ctx context.Context, j job) error {
@@ -392,7 +498,7 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 				p.stats.Detected.Add(1)
 				p.obs.m.Detected.Inc()
 				p.emit(ctx, Event{Type: EventPaid, Order: key, Time: ev.Time})
-				if err := p.enqueue(ctx, job{key: key, at: ev.Time, seq: p.tracker.Add(), tracked: true}); err != nil {
+				if err := p.dispatch(ctx, job{key: key, at: ev.Time, done: p.ackFunc(p.tracker.Add())}); err != nil {
 					return last, err
 				}
 			}
@@ -438,8 +544,8 @@ func (p *Pipeline) work(ctx context.Context, stop <-chan struct{}) {
 			for attempt := 0; ; attempt++ {
 				err := p.process(ctx, j, owner)
 				if err == nil {
-					if j.tracked {
-						p.tracker.Ack(j.seq)
+					if j.done != nil {
+						j.done()
 					}
 					break
 				}
@@ -501,7 +607,11 @@ func (p *Pipeline) lead(ctx context.Context) (int64, error) {
 
 // keepLead renews the lease; when it is lost (or cannot be renewed for a whole TTL, so it may
 // have lapsed), it stops the reader.
-func (p *Pipeline) keepLead(ctx context.Context, stop context.CancelCauseFunc) {
+func (p *Pipeline) keepLead(stop context.CancelCauseFunc) func(context.Context) {
+	return func(ctx context.Context) { p.keepLeadUntil(ctx, stop) }
+}
+
+func (p *Pipeline) keepLeadUntil(ctx context.Context, stop context.CancelCauseFunc) {
 	ttl := p.cfg.State.LeaderTTL
 	renewed := time.Now()
 	tick(ctx, ttl/3, func() {
