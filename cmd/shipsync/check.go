@@ -9,8 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/config"
 )
@@ -63,12 +61,13 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			line(true, "SQL templates prepare", "")
 		}
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.State.Redis.Addr, Password: cfg.State.Redis.Password, DB: cfg.State.Redis.DB})
+	rdb := newRedis(cfg.State.Redis)
 	defer rdb.Close()
+	where := "redis reachable at " + strings.Join(cfg.State.Redis.Servers(), ",")
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		line(false, "redis reachable at "+cfg.State.Redis.Addr, err.Error())
+		line(false, where, err.Error())
 	} else {
-		line(true, "redis reachable at "+cfg.State.Redis.Addr, "")
+		line(true, where, "")
 	}
 	if failed {
 		return exitCode(1)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -81,7 +82,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 // deps are the connections every command needs.
 type deps struct {
 	db    *sql.DB
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	store *state.Store
 	shop  *shopdb.DB
 }
@@ -102,11 +103,11 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 		d.close()
 		return nil, fmt.Errorf("shop database %s: %w", cfg.Shop.Addr, err)
 	}
-	d.rdb = redis.NewClient(&redis.Options{Addr: cfg.State.Redis.Addr, Password: cfg.State.Redis.Password, DB: cfg.State.Redis.DB})
+	d.rdb = newRedis(cfg.State.Redis)
 	d.store = state.New(d.rdb, cfg.State.Redis.Prefix)
 	if err := d.store.Ping(ctx); err != nil {
 		d.close()
-		return nil, fmt.Errorf("redis %s: %w", cfg.State.Redis.Addr, err)
+		return nil, fmt.Errorf("redis %s: %w", strings.Join(cfg.State.Redis.Servers(), ","), err)
 	}
 	shop, err := shopdb.Open(ctx, d.db, shopConfig(cfg))
 	if err != nil {
@@ -115,6 +116,13 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 	}
 	d.shop = shop
 	return d, nil
+}
+
+// newRedis connects to one server, a Cluster (state.redis.addrs) or a Sentinel-monitored master
+// (addrs and master_name).
+func newRedis(r config.Redis) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: r.Servers(), MasterName: r.MasterName,
+		Password: r.Password, DB: r.DB, IsClusterMode: r.Cluster()})
 }
 
 func shopConfig(cfg *config.Config) shopdb.Config {

@@ -192,10 +192,25 @@ type State struct {
 
 // Redis is a Redis connection.
 type Redis struct {
-	Addr     string `yaml:"addr"`
-	Password string `yaml:"password"`
-	DB       int    `yaml:"db"`
-	Prefix   string `yaml:"prefix"` // prepended to every key shipsync writes
+	Addr string `yaml:"addr"`
+	// Addrs, instead of Addr: the seed nodes of a Redis Cluster, or the Sentinels when
+	// MasterName is set.
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"` // Sentinel: the monitored master's name
+	Password   string   `yaml:"password"`
+	DB         int      `yaml:"db"`
+	Prefix     string   `yaml:"prefix"` // prepended to every key shipsync writes
+}
+
+// Cluster reports whether the addresses are a Redis Cluster's.
+func (r Redis) Cluster() bool { return len(r.Addrs) > 0 && r.MasterName == "" }
+
+// Servers are the addresses to connect to: Addrs when set, else Addr.
+func (r Redis) Servers() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	return []string{r.Addr}
 }
 
 // HTTP is the daemon's listener.
@@ -297,7 +312,9 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.Watchdog.SilentAfter, 24*time.Hour)
 	setDuration(&c.Watchdog.StuckAfter, time.Hour)
 
-	setString(&c.State.Redis.Addr, "127.0.0.1:6379")
+	if len(c.State.Redis.Addrs) == 0 {
+		setString(&c.State.Redis.Addr, "127.0.0.1:6379")
+	}
 	setString(&c.State.Redis.Prefix, "shipsync:")
 	setDuration(&c.State.LeaderTTL, 10*time.Second)
 

@@ -106,7 +106,7 @@ func TestLoadExample(t *testing.T) {
 		{"routing.default", cfg.Routing.Default, "sim"},
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
-		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", DB: 0, Prefix: "shipsync:"}},
+		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", Addrs: []string{}, DB: 0, Prefix: "shipsync:"}},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
 		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
 		{"kafka", cfg.Kafka, (*Kafka)(nil)},

@@ -141,7 +141,7 @@ func (c *Config) problems() []problem {
 	v.positive("watchdog.silent_after", c.Watchdog.SilentAfter)
 	v.positive("watchdog.stuck_after", c.Watchdog.StuckAfter)
 
-	v.hostPort("state.redis.addr", c.State.Redis.Addr, "127.0.0.1:6379", false)
+	c.validateRedis(v)
 	v.positive("state.leader_ttl", c.State.LeaderTTL)
 	if c.State.Redis.DB < 0 {
 		v.add("state.redis.db", "must not be negative (got %d)", c.State.Redis.DB)
@@ -168,6 +168,33 @@ func (c *Config) problems() []problem {
 
 	c.validateKafka(v)
 	return v.probs
+}
+
+func (c *Config) validateRedis(v *validator) {
+	r := c.State.Redis
+	switch {
+	case len(r.Addrs) > 0 && r.Addr != "":
+		v.add("state.redis.addrs", "set addr (one server) or addrs (Cluster or Sentinel), not both")
+	case len(r.Addrs) == 0:
+		v.hostPort("state.redis.addr", r.Addr, "127.0.0.1:6379", false)
+		if r.MasterName != "" {
+			v.add("state.redis.master_name", "needs the Sentinels' addresses in state.redis.addrs")
+		}
+	}
+	for i, a := range r.Addrs {
+		v.hostPort(fmt.Sprintf("state.redis.addrs[%d]", i), a, "127.0.0.1:6379", false)
+	}
+	if r.Cluster() {
+		// shipsync's scripts touch several keys at once; in a Cluster they must share a slot.
+		open, end := strings.Index(r.Prefix, "{"), strings.Index(r.Prefix, "}")
+		if open < 0 || end < open+2 {
+			v.add("state.redis.prefix", "a Redis Cluster needs a hash tag in the prefix, e.g. \"{shipsync}:\", so that "+
+				"every key of one shop is in the same slot (got %q)", r.Prefix)
+		}
+		if r.DB != 0 {
+			v.add("state.redis.db", "a Redis Cluster has only db 0 (got %d)", r.DB)
+		}
+	}
 }
 
 func (c *Config) validateMode(v *validator) {

@@ -32,6 +32,19 @@ func TestValidate(t *testing.T) {
 			c.Kafka = &Kafka{Brokers: []string{"k1"}, OrdersTopic: "o", EventsTopic: "e", Group: "g", SessionTimeout: 6 * time.Second, BatchSize: 1, BatchTimeout: time.Millisecond, Compression: "none"}
 		}, []string{`kafka.brokers[0]: "k1" is not host:port (e.g. "127.0.0.1:9092")`}},
 
+		{"redis addr and addrs", func(c *Config) { c.State.Redis.Addrs = []string{"r1:6379"} },
+			[]string{"state.redis.addrs: set addr (one server) or addrs (Cluster or Sentinel), not both", `state.redis.prefix: a Redis Cluster needs a hash tag in the prefix, e.g. "{shipsync}:", so that every key of one shop is in the same slot (got "shipsync:")`}},
+		{"redis cluster", func(c *Config) {
+			c.State.Redis.Addr, c.State.Redis.Addrs, c.State.Redis.Prefix = "", []string{"r1:6379", "r2:6379"}, "{shop1}:"
+		}, nil},
+		{"redis sentinel", func(c *Config) {
+			c.State.Redis.Addr, c.State.Redis.Addrs, c.State.Redis.MasterName = "", []string{"s1:26379"}, "mymaster"
+		}, nil},
+		{"redis cluster db", func(c *Config) {
+			c.State.Redis.Addr, c.State.Redis.Addrs, c.State.Redis.Prefix, c.State.Redis.DB = "", []string{"r1"}, "{}:", 2
+		}, []string{`state.redis.addrs[0]: "r1" is not host:port (e.g. "127.0.0.1:6379")`, `state.redis.prefix: a Redis Cluster needs a hash tag in the prefix, e.g. "{shipsync}:", so that every key of one shop is in the same slot (got "{}:")`, "state.redis.db: a Redis Cluster has only db 0 (got 2)"}},
+		{"master name alone", func(c *Config) { c.State.Redis.MasterName = "m" }, []string{"state.redis.master_name: needs the Sentinels' addresses in state.redis.addrs"}},
+
 		{"shop addr without port", func(c *Config) { c.Shop.Addr = "db.internal" }, []string{`shop.addr: "db.internal" is not host:port (e.g. "127.0.0.1:3306")`}},
 		{"shop addr without host", func(c *Config) { c.Shop.Addr = ":3306" }, []string{`shop.addr: ":3306" is not host:port (e.g. "127.0.0.1:3306")`}},
 		{"shop addr bad port", func(c *Config) { c.Shop.Addr = "db:99999" }, []string{`shop.addr: "db:99999" is not host:port (e.g. "127.0.0.1:3306")`}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -417,12 +418,14 @@ func (s *Store) DeleteCheckpoint(ctx context.Context) error {
 // and counts them by lifecycle state and by parcel status.
 func (s *Store) CountByState(ctx context.Context) (states, parcels map[string]int, err error) {
 	states, parcels = map[string]int{}, map[string]int{}
-	iter := s.rdb.Scan(ctx, 0, s.prefix+"order:*", 1000).Iterator()
-	for iter.Next(ctx) {
-		v, err := s.rdb.HMGet(ctx, iter.Val(), "state", "status", "status_exception").Result()
+	var mu sync.Mutex
+	err = s.scan(ctx, s.prefix+"order:*", func(ctx context.Context, c redis.Cmdable, key string) error {
+		v, err := c.HMGet(ctx, key, "state", "status", "status_exception").Result()
 		if err != nil {
-			return nil, nil, fmt.Errorf("count orders: %w", err)
+			return err
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		st, _ := v[0].(string)
 		states[st]++
 		if ps, _ := v[1].(string); ps != "" {
@@ -431,11 +434,30 @@ func (s *Store) CountByState(ctx context.Context) (states, parcels map[string]in
 			}
 			parcels[ps]++
 		}
-	}
-	if err := iter.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("count orders: %w", err)
 	}
 	return states, parcels, nil
+}
+
+// scan calls fn for every key matching match, on every master of a Cluster (concurrently, one
+// goroutine per master), with the client of the node that holds the key.
+func (s *Store) scan(ctx context.Context, match string, fn func(context.Context, redis.Cmdable, string) error) error {
+	one := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, match, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := fn(ctx, c, iter.Val()); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return one(ctx, c) })
+	}
+	return one(ctx, s.rdb)
 }
 
 // reviveScript moves a dead-lettered order back to the retry schedule, due now, with fresh
