@@ -3,7 +3,7 @@ GO      ?= go
 MODULE  := $(shell $(GO) list -m)
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build test test-unit testenv-up testenv-down demo chaos bench lint clean
+.PHONY: all build test test-unit testenv-up testenv-down demo demo-split chaos bench bench-quick lint clean
 
 all: build
 
@@ -31,6 +31,11 @@ testenv-down:
 demo: build testenv-up
 	$(GO) run ./testenv/demo/run
 
+## demo-split: the same in split mode: a fake Kafka (kfake), one reader and two workers.
+demo-split: build testenv-up
+	$(GO) build -o bin/kfake ./testenv/kafka/cmd/kfake
+	$(GO) run ./testenv/demo/run -split
+
 ## chaos: 20,000 orders paid in one transaction, then the long chaos suite (2,000 orders, 30
 ## kills, MariaDB and Redis restarts, carrier failures) on its own MariaDB and Redis; prints a
 ## one-line verdict. make test runs a short form of both.
@@ -39,8 +44,15 @@ chaos:
 	SHIPSYNC_LARGE_TX=20000 bash testenv/with.sh $(GO) test -count=1 -v -timeout 20m -run TestLargeTransaction ./sync/pipeline
 	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'"
 
+## bench: every scenario of DESIGN.md §7 at full size (~15 min) on a private MariaDB + Redis (free
+## ports, temp dir, purged at the end); prints a table, writes bench/results.json and profiles in
+## bench/profiles. See docs/benchmarks.md. BENCHFLAGS adds flags, e.g. BENCHFLAGS='-only drain,ingest'.
 bench:
-	bash testenv/with.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench $(BENCHFLAGS)
+
+## bench-quick: the same at smoke size (a minute or two).
+bench-quick:
+	$(GO) run ./bench -scale quick $(BENCHFLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

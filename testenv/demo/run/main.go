@@ -17,6 +17,14 @@
 //     `shipsync status` with its parcels by status, the order history shipsync wrote);
 //  6. stops the daemon and the simulator and leaves MariaDB and Redis running to look around.
 //
+// With -split (`make demo-split`), step 2 runs split mode instead of one process: a fake Kafka
+// broker (bin/kfake, franz-go's kfake, on 127.0.0.1:29092), one `shipsync run` in mode reader
+// (tailing the binlog, publishing paid orders) and two in mode worker (consuming them in one
+// consumer group, calling the carrier, writing back), each with a config derived from
+// config.yaml in bin/. Worker 1 listens on 127.0.0.1:9464, where the simulator pushes; the
+// reader on :9465, worker 2 on :9466. The summary adds what each worker shipped and the
+// lifecycle events on the events topic.
+//
 // It exits non-zero on any failure and always stops the processes it started.
 package main
 
@@ -26,6 +34,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -84,7 +93,17 @@ const (
 	parcelLine    = time.Second // one progress line per this
 )
 
+// Split mode's processes (-split).
+const (
+	kafkaAddr   = "127.0.0.1:29092"
+	readerHTTP  = "127.0.0.1:9465"
+	worker2HTTP = "127.0.0.1:9466"
+)
+
+var splitMode = flag.Bool("split", false, "split mode: a Kafka broker (kfake), one reader and two workers")
+
 func main() {
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx)
 	interrupted := ctx.Err() != nil
@@ -189,13 +208,21 @@ func run(ctx context.Context) (err error) {
 	}
 
 	daemonLog := filepath.Join(root, "bin", "demo-shipsync.log")
-	step("Starting the daemon: shipsync run --config config.yaml")
-	fmt.Printf("  its JSON logs go to %s\n", rel(root, daemonLog))
-	daemon, err := startChild("shipsync run", bin, daemonLog, env, "run", "--config", cfgPath)
-	if err != nil {
-		return err
+	var daemon *child
+	var split []*child // -split: reader, worker 2 (daemon is worker 1)
+	if *splitMode {
+		if daemon, split, err = startSplit(ctx, root, bin, cfgPath, env, &children); err != nil {
+			return err
+		}
+		daemonLog = daemon.logPath
+	} else {
+		step("Starting the daemon: shipsync run --config config.yaml")
+		fmt.Printf("  its JSON logs go to %s\n", rel(root, daemonLog))
+		if daemon, err = startChild("shipsync run", bin, daemonLog, env, "run", "--config", cfgPath); err != nil {
+			return err
+		}
+		children = append(children, daemon)
 	}
-	children = append(children, daemon)
 	if err := waitFor(ctx, daemon, startTimeout, "the daemon to save its first checkpoint and answer on "+configHTTPAddr, func() bool {
 		n, err := rdb.Exists(ctx, redisPrefix+"checkpoint").Result()
 		return err == nil && n == 1 && httpOK(ctx, "http://"+configHTTPAddr+"/healthz")
@@ -250,6 +277,11 @@ func run(ctx context.Context) (err error) {
 	if err := showActions(ctx, db); err != nil {
 		return err
 	}
+	if *splitMode {
+		if err := splitSummary(ctx, rdb); err != nil {
+			return err
+		}
+	}
 
 	if os.Getenv("SHIPSYNC_DEMO_KEEP") != "" {
 		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): status page http://%s/ — Ctrl-C stops them", configHTTPAddr)
@@ -260,8 +292,10 @@ func run(ctx context.Context) (err error) {
 	// 6. Stop the daemon (it drains and saves its checkpoint) and the simulator.
 	step("Stopping the daemon (SIGTERM: drains, saves its checkpoint) and the simulator")
 	t0 := time.Now()
-	if err := daemon.stop(daemonStopMax); err != nil {
-		return err
+	for _, c := range append(split, daemon) {
+		if err := c.stop(daemonStopMax); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("  daemon stopped cleanly in %.1f s\n", time.Since(t0).Seconds())
 	if err := sim.stop(10 * time.Second); err != nil {
