@@ -90,6 +90,9 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	if !wb.PickupTime.IsZero() {
 		pickup = wb.PickupTime.Format(time.DateTime)
 	}
+	// Events are recorded before the state change they announce, so that a crash between the two
+	// repeats the event on replay instead of losing it (at least once).
+	p.emit(ctx, Event{Type: EventWaybillCreated, Order: j.key, OrderCode: order.Code, Carrier: slot.name, Waybill: wb.Number})
 	now := time.Now()
 	if err := p.store.RecordWaybill(ctx, j.key, owner, slot.name, wb.Number, pickup,
 		now.Add(p.cfg.Watchdog.NoPickupAfter), now.Add(p.pollInterval(slot.name))); err != nil {
@@ -98,7 +101,6 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	}
 	rec.Waybill, rec.PickupTime = wb.Number, pickup
 	p.obs.remember(orderRow(j.key, slot.name, order))
-	p.emit(ctx, Event{Type: EventWaybillCreated, Order: j.key, OrderCode: order.Code, Carrier: slot.name, Waybill: wb.Number})
 	return p.writeBack(ctx, owner, rec, j.at)
 }
 
