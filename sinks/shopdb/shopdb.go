@@ -35,6 +35,7 @@ type DB struct {
 	waybill  []*prepared
 	current  *prepared
 	status   map[string][]*prepared
+	txOpts   *sql.TxOptions // write transactions: see writeTx
 }
 
 type prepared struct {
@@ -44,9 +45,13 @@ type prepared struct {
 }
 
 // Open prepares every configured statement against db; the first one that does not prepare is
-// reported with its name (orders.query, writeback.waybill[1], ...).
+// reported with its name (orders.query, writeback.waybill[1], ...). With a pool made by Connect,
+// write transactions save a round trip (see writeTx).
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
-	d := &DB{db: db, status: map[string][]*prepared{}}
+	d := &DB{db: db, status: map[string][]*prepared{}, txOpts: writeTx}
+	if _, ok := readCommittedPools.Load(db); ok {
+		d.txOpts = nil // the session already is
+	}
 	var err error
 	prep := func(name, text string) *prepared {
 		if err != nil || strings.TrimSpace(text) == "" {
@@ -267,7 +272,9 @@ func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (outcome O
 // writeTx is READ COMMITTED: InnoDB then reads the source of an INSERT ... SELECT (the ECShop
 // note's NOT EXISTS) without gap locks, which under REPEATABLE READ deadlock against the
 // table's AUTO-INC lock as soon as a few write-backs run at once. Each order is written by one
-// worker at a time (the Redis claim), so nothing needs the stronger level.
+// worker at a time (the Redis claim), so nothing needs the stronger level. Connections made by
+// Connect are READ COMMITTED from the start, which spares the SET TRANSACTION round trip the
+// option costs on every write-back.
 var writeTx = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 
 // lockErrors are the server errors that mean "another transaction was in the way; try again".
@@ -316,7 +323,7 @@ func retryLocks(ctx context.Context, fn func() error) error {
 }
 
 func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
-	tx, err := d.db.BeginTx(ctx, writeTx)
+	tx, err := d.db.BeginTx(ctx, d.txOpts)
 	if err != nil {
 		return 0, "", fmt.Errorf("write back waybill: %w", err)
 	}
@@ -335,7 +342,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 		}
 		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a
 		// crash can fall between two statements. They are idempotent by contract; complete them.
-		if tx, err = d.db.BeginTx(ctx, writeTx); err != nil {
+		if tx, err = d.db.BeginTx(ctx, d.txOpts); err != nil {
 			return 0, "", fmt.Errorf("write back waybill: %w", err)
 		}
 		defer tx.Rollback() //nolint:errcheck
@@ -399,7 +406,7 @@ func (d *DB) WriteStatus(ctx context.Context, status string, values map[string]a
 }
 
 func (d *DB) writeStatus(ctx context.Context, status string, list []*prepared, values map[string]any) error {
-	tx, err := d.db.BeginTx(ctx, writeTx)
+	tx, err := d.db.BeginTx(ctx, d.txOpts)
 	if err != nil {
 		return fmt.Errorf("write back status %s: %w", status, err)
 	}

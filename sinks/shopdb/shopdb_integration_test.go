@@ -25,7 +25,14 @@ var waybillSQL = []string{
 
 func open(t *testing.T) (*shopdb.DB, []int64, func(q string, args ...any) int, *sql.DB) {
 	t.Helper()
-	db, _ := testenv.NewDatabase(t)
+	return openWith(t, false)
+}
+
+// openWith loads the demo shop; with connect, shopdb works through a pool made by Connect (READ
+// COMMITTED sessions) instead of the test's own.
+func openWith(t *testing.T, connect bool) (*shopdb.DB, []int64, func(q string, args ...any) int, *sql.DB) {
+	t.Helper()
+	db, name := testenv.NewDatabase(t)
 	ctx := context.Background()
 	if err := demo.LoadSchema(ctx, db); err != nil {
 		t.Fatal(err)
@@ -34,7 +41,12 @@ func open(t *testing.T) (*shopdb.DB, []int64, func(q string, args ...any) int, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := shopdb.Open(ctx, db, shopdb.Config{
+	pool := db
+	if connect {
+		pool = shopdb.Connect(testenv.MySQLAddr(), testenv.MySQLUser(), testenv.MySQLPassword(), name, "", 80)
+		t.Cleanup(func() { pool.Close() })
+	}
+	s, err := shopdb.Open(ctx, pool, shopdb.Config{
 		Query:          "SELECT order_sn AS order_code FROM ecs_order_info WHERE order_id = :key",
 		Waybill:        waybillSQL,
 		CurrentWaybill: "SELECT invoice_no FROM ecs_order_info WHERE order_id = :key",
@@ -54,9 +66,16 @@ func open(t *testing.T) (*shopdb.DB, []int64, func(q string, args ...any) int, *
 }
 
 // TestConcurrentWriteBack: 64 workers writing back at once on InnoDB race for the note table's
-// AUTO-INC lock; lock errors are retried inside shopdb, so every write lands exactly once.
+// AUTO-INC lock; lock errors are retried inside shopdb, so every write lands exactly once. Both
+// with any pool (READ COMMITTED per transaction) and with Connect's (READ COMMITTED sessions).
 func TestConcurrentWriteBack(t *testing.T) {
-	s, ids, count, _ := open(t)
+	for _, connect := range []bool{false, true} {
+		t.Run(fmt.Sprintf("connect=%v", connect), func(t *testing.T) { concurrentWriteBack(t, connect) })
+	}
+}
+
+func concurrentWriteBack(t *testing.T, connect bool) {
+	s, ids, count, _ := openWith(t, connect)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
 	sem := make(chan struct{}, 64)
