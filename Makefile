@@ -44,13 +44,13 @@ chaos:
 	SHIPSYNC_LARGE_TX=20000 bash testenv/with.sh $(GO) test -count=1 -v -timeout 20m -run TestLargeTransaction ./sync/pipeline
 	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'"
 
-## bench: every scenario of DESIGN.md §7 at full size (~15 min) on a private MariaDB + Redis (free
+## bench: every scenario of DESIGN.md §7 at full size (~11 min) on a private MariaDB + Redis (free
 ## ports, temp dir, purged at the end); prints a table, writes bench/results.json and profiles in
-## bench/profiles. See docs/benchmarks.md. BENCHFLAGS adds flags, e.g. BENCHFLAGS='-only drain,ingest'.
+## bench/profiles/full. See docs/benchmarks.md. BENCHFLAGS adds flags, e.g. BENCHFLAGS='-only drain,ingest'.
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 
-## bench-quick: the same at smoke size (a minute or two).
+## bench-quick: the same at smoke size (about a minute); bench/results-quick.json, bench/profiles/quick.
 bench-quick:
 	$(GO) run ./bench -scale quick $(BENCHFLAGS)
 
