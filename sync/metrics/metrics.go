@@ -38,6 +38,8 @@ type Metrics struct {
 	CircuitOpen        *prometheus.GaugeVec // carrier
 	EventsFailed       prometheus.Counter
 	EventsOutbox       prometheus.Gauge
+	QueueDepth         prometheus.Gauge       // paid orders waiting for a worker in this process
+	PendingTx          prometheus.Gauge       // transactions held back from the checkpoint
 	OrdersTopic        *prometheus.CounterVec // outcome: published, failed, consumed, malformed
 	Leader             prometheus.Gauge
 	Ready              prometheus.Gauge
@@ -80,8 +82,9 @@ func New() *Metrics {
 		WritebackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: "writeback", Name: "duration_seconds",
 			Help: "Time to run a write-back transaction.", Buckets: latency}, []string{"kind"}),
 		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "end_to_end_seconds",
-			Help:    "From the binlog event that made an order paid to its waybill write-back commit.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
+			Help: "From the binlog event that made an order paid (when it arrived, or its whole-second header time when " +
+				"shipsync was more than a second behind) to its waybill write-back commit.",
+			Buckets: []float64{.01, .025, .05, .075, .1, .15, .2, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}),
 		RetryDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "retry", Name: "queue_depth",
 			Help: "Orders waiting in the retry schedule."}),
 		DeadLetterDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "dead_letter", Name: "depth",
@@ -101,6 +104,10 @@ func New() *Metrics {
 			Help: "Lifecycle events whose delivery to Kafka failed (retried), or that could not be recorded in the outbox (Redis down; logged)."}),
 		EventsOutbox: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "events", Name: "outbox_depth",
 			Help: "Lifecycle events recorded in the Redis outbox and not yet acknowledged by Kafka."}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "workers", Name: "queue_depth",
+			Help: "Paid orders read (from the binlog or Kafka) and waiting for a worker of this process."}),
+		PendingTx: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "checkpoint", Name: "pending_transactions",
+			Help: "Binlog transactions read but held back from the checkpoint because an order in them (or before them) is not settled."}),
 		OrdersTopic: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "orders_topic", Name: "messages_total",
 			Help: "Split mode's paid-order messages: published (acknowledged by Kafka), failed (produce attempts, retried), consumed, malformed (skipped)."},
 			[]string{"outcome"}),
@@ -114,7 +121,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.OrdersTopic, m.Leader, m.Ready,
+		m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"testing"
+	"time"
 
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/config"
@@ -42,6 +43,22 @@ func TestTransition(t *testing.T) {
 		var before, after image = tt.before, tt.after
 		if got := tt.r.transition(tt.action, before, after); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPaidAt(t *testing.T) {
+	header := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC) // whole seconds, as in the binlog
+	for _, c := range []struct {
+		arrived time.Time
+		want    time.Time
+	}{
+		{header.Add(900 * time.Millisecond), header.Add(900 * time.Millisecond)}, // live: the arrival
+		{header.Add(5 * time.Second), header},                                    // a backlog: the header
+		{header.Add(-time.Millisecond), header.Add(-time.Millisecond)},           // clocks a hair apart
+	} {
+		if got := paidAt(header, c.arrived); !got.Equal(c.want) {
+			t.Errorf("paidAt(%v, %v) = %v, want %v", header, c.arrived, got, c.want)
 		}
 	}
 }

@@ -157,6 +157,8 @@ func (p *Pipeline) refresh(ctx context.Context) {
 	o := p.obs
 	o.m.BinlogLag.Set(o.lag())
 	o.m.CheckpointAge.Set(time.Since(time.Unix(0, o.lastMove.Load())).Seconds())
+	o.m.QueueDepth.Set(float64(len(p.jobs)))
+	o.m.PendingTx.Set(float64(p.tracker.Pending()))
 	retry, err1 := p.store.RetryDepth(ctx)
 	dead, err2 := p.store.DeadDepth(ctx)
 	o.redisUp.Store(err1 == nil && err2 == nil)

@@ -454,6 +454,16 @@ func (p *Pipeline) read(ctx context.Context, from binlog.Position) error {
 
 var errConfig = errors.New("configuration does not match the table")
 
+// paidAt is when an order became paid, for the end-to-end histogram: the binlog header's time
+// has whole seconds only, so an event that arrives within that second is timed from its arrival
+// (the delivery delay is milliseconds); one read later (a backlog) keeps its header time.
+func paidAt(header, arrived time.Time) time.Time {
+	if arrived.Sub(header) < time.Second {
+		return arrived
+	}
+	return header
+}
+
 // stream reads one connection's worth of events; it returns the end of the last whole
 // transaction it read.
 func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Position) (binlog.Position, error) {
@@ -498,7 +508,7 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 				p.stats.Detected.Add(1)
 				p.obs.m.Detected.Inc()
 				p.emit(ctx, Event{Type: EventPaid, Order: key, Time: ev.Time})
-				if err := p.dispatch(ctx, job{key: key, at: ev.Time, done: p.ackFunc(p.tracker.Add())}); err != nil {
+				if err := p.dispatch(ctx, job{key: key, at: paidAt(ev.Time, time.Now()), done: p.ackFunc(p.tracker.Add())}); err != nil {
 					return last, err
 				}
 			}
