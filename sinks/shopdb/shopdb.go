@@ -335,7 +335,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	outcome, existing := Written, ""
 	if changed == 0 {
 		tx.Rollback() //nolint:errcheck
-		outcome, existing, err = d.whyUnchanged(ctx, values)
+		outcome, existing, err = d.whyUnchanged(ctx, d.currentStmt(ctx, nil), values)
 		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 || d.current == nil {
 			// Without current_waybill we cannot tell our waybill from another: write nothing more.
 			return outcome, existing, err
@@ -358,12 +358,80 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	return outcome, existing, nil
 }
 
-func (d *DB) whyUnchanged(ctx context.Context, values map[string]any) (Outcome, string, error) {
-	if d.current == nil {
+// WaybillResult is one order's outcome in WriteWaybills; Existing is the shop's waybill on a
+// Conflict.
+type WaybillResult struct {
+	Outcome  Outcome
+	Existing string
+}
+
+// WriteWaybills writes several orders' waybills in one transaction — each order's guard, then
+// its follow-up statements where the guard took (or this very waybill is already there), as
+// WriteWaybill does — and commits once, which spares a BEGIN and a COMMIT per order under load.
+// If any statement fails the whole batch is rolled back (on InnoDB) and the error returned: the
+// caller then writes the orders one by one, and on a non-transactional table whatever the batch
+// already wrote is recognised as AlreadyWritten and completed, like a replay.
+func (d *DB) WriteWaybills(ctx context.Context, batch []map[string]any) (res []WaybillResult, err error) {
+	err = retryLocks(ctx, func() error {
+		res, err = d.writeWaybills(ctx, batch)
+		return err
+	})
+	return res, err
+}
+
+func (d *DB) writeWaybills(ctx context.Context, batch []map[string]any) ([]WaybillResult, error) {
+	tx, err := d.db.BeginTx(ctx, d.txOpts)
+	if err != nil {
+		return nil, fmt.Errorf("write back waybills: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res := make([]WaybillResult, len(batch))
+	for i, values := range batch {
+		changed, err := d.exec(ctx, tx, d.waybill[0], values)
+		if err != nil {
+			return nil, err
+		}
+		res[i].Outcome = Written
+		if changed == 0 {
+			res[i].Outcome, res[i].Existing, err = d.whyUnchanged(ctx, d.currentStmt(ctx, tx), values)
+			if err != nil {
+				return nil, err
+			}
+			if res[i].Outcome != AlreadyWritten || d.current == nil {
+				continue
+			}
+		}
+		for _, p := range d.waybill[1:] {
+			if _, err := d.exec(ctx, tx, p, values); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("write back waybills: commit: %w", err)
+	}
+	return res, nil
+}
+
+// currentStmt is writeback.current_waybill, inside tx when there is one; nil when not configured.
+func (d *DB) currentStmt(ctx context.Context, tx *sql.Tx) *sql.Stmt {
+	switch {
+	case d.current == nil:
+		return nil
+	case tx != nil:
+		return tx.StmtContext(ctx, d.current.stmt)
+	}
+	return d.current.stmt
+}
+
+// whyUnchanged tells why the guard changed nothing, reading the shop's waybill with current
+// (writeback.current_waybill; nil when not configured).
+func (d *DB) whyUnchanged(ctx context.Context, current *sql.Stmt, values map[string]any) (Outcome, string, error) {
+	if current == nil {
 		return AlreadyWritten, "", nil // cannot tell; the guard kept the row safe either way
 	}
 	var cur sql.NullString
-	err := d.current.stmt.QueryRowContext(ctx, mustArgs(d.current, values)...).Scan(&cur)
+	err := current.QueryRowContext(ctx, mustArgs(d.current, values)...).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Missing, "", nil
 	}

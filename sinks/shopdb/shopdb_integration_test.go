@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -166,5 +168,54 @@ func TestUnusableData(t *testing.T) {
 			t.Errorf("%s: %v, want a permanent error", q, err)
 		}
 		s.Close()
+	}
+}
+
+// TestWriteWaybillsBatch: one transaction for several orders gives each the outcome WriteWaybill
+// would (written, replay completed, conflict left alone, missing), and a failing statement rolls
+// the whole batch back.
+func TestWriteWaybillsBatch(t *testing.T) {
+	s, ids, count, db := openWith(t, true)
+	ctx := context.Background()
+	vals := func(id int64, waybill string) map[string]any {
+		return map[string]any{"key": id, "waybill": waybill, "carrier": "sim"}
+	}
+	if out, _, err := s.WriteWaybill(ctx, vals(ids[0], "W0")); err != nil || out != shopdb.Written {
+		t.Fatalf("first write: %v %v", out, err)
+	}
+	if _, err := db.Exec("DELETE FROM ecs_order_action WHERE order_id = ?", ids[0]); err != nil { // a cut write-back
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("UPDATE ecs_order_info SET invoice_no = 'OTHER' WHERE order_id = ?", ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	batch := []map[string]any{vals(ids[0], "W0"), vals(ids[1], "W1"), vals(999999, "W2"), vals(ids[3], "W3"), vals(ids[4], "W4")}
+	res, err := s.WriteWaybills(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []shopdb.WaybillResult{{shopdb.AlreadyWritten, "W0"}, {shopdb.Conflict, "OTHER"}, {shopdb.Missing, ""},
+		{shopdb.Written, ""}, {shopdb.Written, ""}}
+	if !reflect.DeepEqual(res, want) {
+		t.Fatalf("outcomes %+v, want %+v", res, want)
+	}
+	for _, c := range []struct {
+		id    int64
+		notes int
+	}{{ids[0], 1}, {ids[1], 0}, {ids[3], 1}, {ids[4], 1}} {
+		if n := count("SELECT COUNT(*) FROM ecs_order_action WHERE order_id = ?", c.id); n != c.notes {
+			t.Errorf("order %d: %d notes, want %d", c.id, n, c.notes)
+		}
+	}
+	if n := count("SELECT COUNT(*) FROM ecs_order_info WHERE order_id = ? AND invoice_no = 'OTHER'", ids[1]); n != 1 {
+		t.Error("the conflicting waybill was overwritten")
+	}
+
+	// A waybill too long for the column fails its statement: the batch's other order is not kept.
+	if _, err := s.WriteWaybills(ctx, []map[string]any{vals(ids[5], "W5"), vals(ids[6], strings.Repeat("x", 300))}); err == nil {
+		t.Fatal("a failing statement did not fail the batch")
+	}
+	if n := count("SELECT COUNT(*) FROM ecs_order_info WHERE order_id = ? AND invoice_no = ''", ids[5]); n != 1 {
+		t.Error("the failed batch's first order was written (not rolled back)")
 	}
 }

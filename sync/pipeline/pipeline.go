@@ -62,6 +62,7 @@ type Pipeline struct {
 
 	tracker *checkpoint.Tracker[binlog.Position]
 	jobs    chan job
+	writes  chan writeReq // waybill write-backs, to the batch writers
 	owner   string
 	seq     atomic.Uint64
 	token   atomic.Int64 // the leader lease's fencing token while this process tails the binlog
@@ -125,6 +126,7 @@ func New(o Options) (*Pipeline, error) {
 		recover:  o.Recover, dryRun: o.DryRun, every: o.CheckpointEvery,
 		tracker: checkpoint.New[binlog.Position](),
 		jobs:    make(chan job, cfg.Workers.Queue),
+		writes:  make(chan writeReq),
 		owner:   randomID(),
 	}
 	if p.every <= 0 {
@@ -277,17 +279,23 @@ func (p *Pipeline) runDry(ctx context.Context) error {
 	return p.read(ctx, from)
 }
 
-// workerPool runs the carrier workers of modes all and worker.
+// workerPool runs the carrier workers of modes all and worker, and the batch writers they
+// hand their write-backs to.
 type workerPool struct {
-	p       *Pipeline
-	stop    chan struct{}      // workers: take no new job
-	cancel  context.CancelFunc // cancels held work once the drain budget is spent
-	workers sync.WaitGroup
+	p           *Pipeline
+	stop        chan struct{}      // workers: take no new job
+	cancel      context.CancelFunc // cancels held work once the drain budget is spent
+	workers     sync.WaitGroup
+	stopWriters context.CancelFunc
+	writers     *sync.WaitGroup
 }
 
 func (p *Pipeline) startWorkers(ctx context.Context) *workerPool {
 	workCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &workerPool{p: p, stop: make(chan struct{}), cancel: cancel}
+	// The writers outlive the workers (they serve the drain), and stop after them.
+	writeCtx, stopWriters := context.WithCancel(workCtx)
+	w.stopWriters, w.writers = stopWriters, p.startWriters(writeCtx)
 	for i := 0; i < p.workerCount(); i++ {
 		w.workers.Add(1)
 		go func() {
@@ -311,6 +319,8 @@ func (w *workerPool) drain() {
 		w.cancel()
 		<-done
 	}
+	w.stopWriters()
+	w.writers.Wait()
 	w.cancel()
 }
 

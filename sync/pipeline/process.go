@@ -175,7 +175,7 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 // event (zero for retries), for the end-to-end histogram.
 func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record, paidAt time.Time) error {
 	start := time.Now()
-	outcome, existing, err := p.db.WriteWaybill(ctx, writeValues(rec, "", "", start))
+	outcome, existing, err := p.writeWaybill(ctx, writeValues(rec, "", "", start))
 	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
 		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()
