@@ -175,7 +175,8 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 // event (zero for retries), for the end-to-end histogram.
 func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record, paidAt time.Time) error {
 	start := time.Now()
-	outcome, existing, err := p.writeWaybill(ctx, writeValues(rec, "", "", start))
+	res := p.writeWaybill(ctx, state.Owned{Key: rec.Key, Owner: owner}, writeValues(rec, "", "", start))
+	outcome, existing, err := res.outcome, res.existing, res.err
 	metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("waybill"), start)
 	if err != nil {
 		p.obs.m.Writebacks.WithLabelValues("waybill", "error").Inc()
@@ -188,8 +189,8 @@ func (p *Pipeline) writeBack(ctx context.Context, owner string, rec state.Record
 			p.stats.AlreadyWritten.Add(1)
 			p.obs.m.Orders.WithLabelValues(metrics.OrderAlreadyWritten).Inc()
 		}
-		if err := p.store.Written(ctx, rec.Key, owner); err != nil {
-			return err
+		if res.marked != nil { // recorded by the writer (state.WrittenMany)
+			return res.marked
 		}
 		p.stats.Written.Add(1)
 		p.obs.written(rec.Carrier)

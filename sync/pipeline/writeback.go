@@ -5,43 +5,49 @@ import (
 	"sync"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/state"
 )
 
 // Waybill write-backs are group-committed: a few writers take what the workers hand them and
-// write everything waiting in one transaction (shopdb.WriteWaybills). Under light load a batch
-// is one order and nothing waits for company; under load a commit serves many orders, which
-// spares the shop database a BEGIN and a COMMIT per order.
+// write everything waiting in one transaction (shopdb.WriteWaybills), then record the orders
+// written in Redis in one pipelined round trip (state.WrittenMany). Under light load a batch is
+// one order and nothing waits for company; under load a commit serves many orders, which spares
+// the shop database a BEGIN and a COMMIT per order and Redis a round trip.
 const (
 	batchWriters = 4
 	maxBatch     = 32
 )
 
 type writeReq struct {
+	order  state.Owned
 	values map[string]any
 	reply  chan writeRes
 }
 
+// writeRes is a write-back's outcome; when it is Written or AlreadyWritten, marked is the
+// outcome of recording the order as written in Redis.
 type writeRes struct {
 	outcome  shopdb.Outcome
 	existing string
 	err      error
+	marked   error
 }
 
 // writeWaybill hands one order's write-back to the writers and waits for its outcome. If ctx
 // ends first the write may still be committed: the order is not acknowledged, and its replay
 // finds the waybill there (AlreadyWritten).
-func (p *Pipeline) writeWaybill(ctx context.Context, values map[string]any) (shopdb.Outcome, string, error) {
-	r := writeReq{values: values, reply: make(chan writeRes, 1)}
+func (p *Pipeline) writeWaybill(ctx context.Context, order state.Owned, values map[string]any) writeRes {
+	r := writeReq{order: order, values: values, reply: make(chan writeRes, 1)}
 	select {
 	case p.writes <- r:
 	case <-ctx.Done():
-		return 0, "", ctx.Err()
+		return writeRes{err: ctx.Err()}
 	}
 	select {
 	case res := <-r.reply:
-		return res.outcome, res.existing, res.err
+		return res
 	case <-ctx.Done():
-		return 0, "", ctx.Err()
+		return writeRes{err: ctx.Err()}
 	}
 }
 
@@ -78,25 +84,50 @@ func (p *Pipeline) batchWriter(ctx context.Context) {
 				break gather
 			}
 		}
+		res := make([]writeRes, len(batch))
+		batched := false
 		if len(batch) > 1 {
 			values = values[:0]
 			for _, r := range batch {
 				values = append(values, r.values)
 			}
-			res, err := p.db.WriteWaybills(ctx, values)
+			out, err := p.db.WriteWaybills(ctx, values)
 			if err == nil {
-				for i, r := range batch {
-					r.reply <- writeRes{outcome: res[i].Outcome, existing: res[i].Existing}
+				for i := range batch {
+					res[i] = writeRes{outcome: out[i].Outcome, existing: out[i].Existing}
 				}
-				continue
+				batched = true
+			} else {
+				// One order's statement failed (or the database is down): nothing of the batch
+				// is kept on InnoDB; write them one by one so each gets its own outcome.
+				p.log.Debug("batched write-back failed; writing the orders one by one", "orders", len(batch), "err", err)
 			}
-			// One order's statement failed (or the database is down): nothing of the batch is
-			// kept on InnoDB; write them one by one so each gets its own outcome.
-			p.log.Debug("batched write-back failed; writing the orders one by one", "orders", len(batch), "err", err)
 		}
-		for _, r := range batch {
-			outcome, existing, err := p.db.WriteWaybill(ctx, r.values)
-			r.reply <- writeRes{outcome: outcome, existing: existing, err: err}
+		if !batched {
+			for i, r := range batch {
+				res[i].outcome, res[i].existing, res[i].err = p.db.WriteWaybill(ctx, r.values)
+			}
 		}
+		p.markWritten(ctx, batch, res)
+		for i, r := range batch {
+			r.reply <- res[i]
+		}
+	}
+}
+
+// markWritten records the orders whose waybill is in the shop as written, in one round trip.
+func (p *Pipeline) markWritten(ctx context.Context, batch []writeReq, res []writeRes) {
+	var orders []state.Owned
+	var idx []int
+	for i := range batch {
+		if res[i].err == nil && (res[i].outcome == shopdb.Written || res[i].outcome == shopdb.AlreadyWritten) {
+			orders, idx = append(orders, batch[i].order), append(idx, i)
+		}
+	}
+	if len(orders) == 0 {
+		return
+	}
+	for j, err := range p.store.WrittenMany(ctx, orders) {
+		res[idx[j]].marked = err
 	}
 }

@@ -211,23 +211,33 @@ type change struct {
 }
 
 func (s *Store) update(ctx context.Context, key, owner string, c change) (int, error) {
+	keys, args := s.updateCall(key, owner, c)
+	n, err := updateScript.Run(ctx, s.rdb, keys, args...).Int()
+	return n, updateErr(key, err)
+}
+
+// updateCall is updateScript's keys and arguments for a change to one order.
+func (s *Store) updateCall(key, owner string, c change) ([]string, []any) {
+	if len(c.fields)%2 != 0 {
+		panic("state: odd field list")
+	}
 	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr)}
 	for _, f := range c.fields {
 		args = append(args, f)
 	}
-	if len(c.fields)%2 != 0 {
-		panic("state: odd field list")
-	}
 	// The order key rides last so the script can name the member of the sets.
 	args = append(args, key)
-	n, err := updateScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, args...).Int()
-	if err != nil {
-		if isLeaseLost(err) {
-			return 0, fmt.Errorf("update order %s: %w", key, ErrLeaseLost)
-		}
-		return 0, fmt.Errorf("update order %s: %w", key, err)
+	return []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, args
+}
+
+func updateErr(key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isLeaseLost(err):
+		return fmt.Errorf("update order %s: %w", key, ErrLeaseLost)
 	}
-	return n, nil
+	return fmt.Errorf("update order %s: %w", key, err)
 }
 
 func isLeaseLost(err error) bool {
@@ -288,9 +298,35 @@ func (s *Store) RecordWaybill(ctx context.Context, key, owner, carrier, waybill,
 
 // Written marks the write-back done and releases the order.
 func (s *Store) Written(ctx context.Context, key, owner string) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
-		fields: []string{"state", Written}})
+	_, err := s.update(ctx, key, owner, writtenChange)
 	return err
+}
+
+var writtenChange = change{retryDue: "", dlq: "0", release: true, fields: []string{"state", Written}}
+
+// Owned names an order and the claim's owner token, for the batch operations.
+type Owned struct{ Key, Owner string }
+
+// WrittenMany is Written for several orders in one round trip (a pipeline); errs[i] is order
+// i's outcome. If the server lost the script (a restart) each is done alone.
+func (s *Store) WrittenMany(ctx context.Context, orders []Owned) []error {
+	errs := make([]error, len(orders))
+	cmds := make([]*redis.Cmd, len(orders))
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, o := range orders {
+			keys, args := s.updateCall(o.Key, o.Owner, writtenChange)
+			cmds[i] = updateScript.EvalSha(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			errs[i] = s.Written(ctx, orders[i].Key, orders[i].Owner)
+		} else {
+			errs[i] = updateErr(orders[i].Key, err)
+		}
+	}
+	return errs
 }
 
 // Conflicted marks an order whose shop row already holds another waybill; it is left untouched.

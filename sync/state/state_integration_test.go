@@ -222,3 +222,38 @@ func TestClaimClearsParkedDuplicate(t *testing.T) {
 		t.Fatalf("a settled order stays in the retry schedule (%d)", d)
 	}
 }
+
+// WrittenMany records several orders in one round trip, each fenced by its own claim.
+func TestWrittenMany(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	for _, k := range []string{"1", "2"} {
+		if _, _, err := s.Claim(ctx, k, "p:"+k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := s.WrittenMany(ctx, []state.Owned{{Key: "1", Owner: "p:1"}, {Key: "2", Owner: "someone else"}})
+	if errs[0] != nil || !errors.Is(errs[1], state.ErrLeaseLost) {
+		t.Fatalf("errors %v, want nil and a lost lease", errs)
+	}
+	if res, _, _ := s.Claim(ctx, "1", "p:3", time.Minute); res != state.Done {
+		t.Errorf("order 1 after WrittenMany: claim %v, want done", res)
+	}
+	if res, _, _ := s.Claim(ctx, "2", "p:3", time.Minute); res == state.Done {
+		t.Error("order 2 was marked written by a stranger")
+	}
+	// After a Redis restart the script is gone from its cache: WrittenMany still works.
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Claim(ctx, "4", "p:4", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.WrittenMany(ctx, []state.Owned{{Key: "4", Owner: "p:4"}}); errs[0] != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", errs[0])
+	}
+}
