@@ -183,9 +183,9 @@ func latencyAt(ctx context.Context, b *bench, rate int, target bool) error {
 		fmt.Sprintf("%d orders paid one commit each at %.0f/s for %s (target rate %d/s), carrier simulator at 50 ms; "+
 			"client commit time → the shop's trigger time of the invoice_no update: p50 %.1f / p90 %.1f / p99 %.1f / max %.1f ms; %d without write-back",
 			n, float64(n)/payDur.Seconds(), payDur.Round(time.Second), rate, 1000*p50, 1000*p90, 1000*p99, 1000*quantile(lat, 1), missing),
-		fmt.Sprintf("shipsync_end_to_end_seconds (histogram_quantile) p50 %.0f / p90 %.0f / p99 %.0f ms: it starts at the binlog event's "+
-			"header timestamp, which has whole-second resolution, so it reads 0-1 s high, and its buckets (…, 50, 100, 250 ms, …) are "+
-			"too coarse for a 100 ms target; carrier request p50 %.0f / p99 %.0f ms", 1000*h50, 1000*h90, 1000*h99, 1000*c50, 1000*c99),
+		fmt.Sprintf("shipsync_end_to_end_seconds (histogram_quantile, bucket-interpolated) p50 %.0f / p90 %.0f / p99 %.0f ms: it starts "+
+			"when the event arrived, or at the binlog header's whole-second time once shipsync is more than a second behind (then up to "+
+			"1 s high); carrier request p50 %.0f / p99 %.0f ms", 1000*h50, 1000*h90, 1000*h99, 1000*c50, 1000*c99),
 		cpuText,
 	}
 	if top != "" {
