@@ -12,12 +12,7 @@ import (
 // drain from daemon start to the last write-back. extra rewrites the config.
 func backlogRun(ctx context.Context, b *bench, s *shop, carrierURL, prefix, profile string, ids []int64,
 	extra ...[2]string) (time.Duration, string, error) {
-	port, err := freePort()
-	if err != nil {
-		return 0, "", err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	conf, err := b.configFor(s.name, prefix, carrierURL, listen, extra...)
+	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL, extra...)
 	if err != nil {
 		return 0, "", err
 	}
@@ -134,13 +129,8 @@ func latencyAt(ctx context.Context, b *bench, rate int, target bool) error {
 		return err
 	}
 	defer sim.stop()
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	prefix := fmt.Sprintf("bench-latency-%d:", rate)
-	conf, err := b.configFor(s.name, prefix, carrierURL, listen)
+	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)
 	if err != nil {
 		return err
 	}
@@ -220,13 +210,8 @@ func runMemory(ctx context.Context, b *bench) error {
 		return err
 	}
 	defer sim.stop()
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	const prefix = "bench-memory:"
-	conf, err := b.configFor(s.name, prefix, carrierURL, listen)
+	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,8 @@ func runDrain(ctx context.Context, b *bench) error {
 		return err
 	}
 	defer sim.stop()
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	const prefix = "bench-drain:"
-	conf, err := b.configFor(s.name, prefix, carrierURL, listen)
+	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)
 	if err != nil {
 		return err
 	}

@@ -212,6 +212,17 @@ func (b *bench) masterPos(ctx context.Context) (binlogPos, error) {
 	return binlogPos{File: string(vals[0]), Pos: uint32(pos)}, rows.Err()
 }
 
+// daemonConfig is configFor on a free loopback port, which it returns as listen.
+func (b *bench) daemonConfig(dbName, prefix, carrierURL string, extra ...[2]string) (conf, listen string, err error) {
+	port, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	listen = fmt.Sprintf("127.0.0.1:%d", port)
+	conf, err = b.configFor(dbName, prefix, carrierURL, listen, extra...)
+	return conf, listen, err
+}
+
 // configFor turns the root config.yaml into one for a bench shop database, Redis prefix, carrier
 // and metrics address, plus extra text replacements. It fails if a line it rewrites has moved.
 func (b *bench) configFor(dbName, prefix, carrierURL, listen string, extra ...[2]string) (string, error) {

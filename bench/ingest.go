@@ -238,12 +238,7 @@ func (b *bench) dryRun(ctx context.Context, db string, i int, from binlogPos, wa
 	if err := state.New(b.rdb, prefix).SaveCheckpoint(ctx, state.Checkpoint{File: from.File, Pos: from.Pos}); err != nil {
 		return ingestRun{}, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return ingestRun{}, err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	conf, err := b.configFor(db, prefix, "http://127.0.0.1:9", listen)
+	conf, listen, err := b.daemonConfig(db, prefix, "http://127.0.0.1:9")
 	if err != nil {
 		return ingestRun{}, err
 	}

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shipsync/shipsync/testenv"
 )
 
 // scenario is one benchmark; run adds rows to the report.
@@ -81,7 +83,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root, err := moduleRoot()
+	root, err := testenv.ModuleRoot()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -186,22 +188,4 @@ var scales = map[string]scale{
 		memoryFor: 150 * time.Second, memoryRate: 400,
 		pollSizes: []int{10_000, 100_000, 1_000_000}, pollRate: 100, pollFor: 8 * time.Second, pollEvery: time.Second,
 		pollVariant: []string{"unindexed", "ecshop-index", "indexed"}},
-}
-
-// moduleRoot is the nearest directory above the working directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

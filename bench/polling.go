@@ -268,13 +268,8 @@ func queryIDs(ctx context.Context, conn *sql.Conn, q string) ([]int64, error) {
 // pollShipsync runs shipsync while the shop pays ids at the poll rate, and counts what user
 // shipsync read on the shop (information_schema.USER_STATISTICS), per order.
 func pollShipsync(ctx context.Context, b *bench, s *shop, carrierURL string, size int, ids []int64) (pollResult, error) {
-	port, err := freePort()
-	if err != nil {
-		return pollResult{}, err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	prefix := fmt.Sprintf("bench-poll-%d:", size)
-	conf, err := b.configFor(s.name, prefix, carrierURL, listen)
+	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)
 	if err != nil {
 		return pollResult{}, err
 	}
