@@ -117,8 +117,8 @@ func TestLoadExample(t *testing.T) {
 		}
 	}
 	// ECShop's goods_number in ecs_goods is stock; the quantity is ecs_order_goods.goods_number.
-	if !strings.Contains(cfg.Orders.Query, "g.goods_weight * og.goods_number") {
-		t.Errorf("orders.query weighs items by the wrong quantity:\n%s", cfg.Orders.Query)
+	if !strings.Contains(cfg.Orders.ItemsQuery, "og.goods_number AS quantity") {
+		t.Errorf("orders.items_query takes the wrong quantity:\n%s", cfg.Orders.ItemsQuery)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,57 @@ func TestFailover(t *testing.T) {
 			t.Errorf("first carrier %+v", st)
 		}
 	})
+}
+
+// TestRoutingByItemsWeight: with no weight_kg in orders.query (the example config), a weight
+// rule routes by the items' weight (items_query's weight_kg x quantity).
+func TestRoutingByItemsWeight(t *testing.T) {
+	h, ids := newHarness(t, "demo", 12, sim.Config{})
+	backup := h.withBackup()
+	h.cfg.Routing.Failover = nil
+	weights := map[int64]float64{}
+	rows, err := h.db.Query(`SELECT og.order_id, SUM(g.goods_weight * og.goods_number)
+		FROM ecs_order_goods og JOIN ecs_goods g ON g.goods_id = og.goods_id GROUP BY og.order_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []float64
+	for rows.Next() {
+		var id int64
+		var w float64
+		if err := rows.Scan(&id, &w); err != nil {
+			t.Fatal(err)
+		}
+		weights[id] = w
+		all = append(all, w)
+	}
+	rows.Close()
+	slices.Sort(all)
+	// A limit halfway between two weights near the median: about half the orders are heavy, and
+	// none sits on the edge (Go sums the items in floating point).
+	i := len(all) / 2
+	for i < len(all)-1 && all[i] == all[i-1] {
+		i++
+	}
+	limit := (all[i-1] + all[i]) / 2
+	h.cfg.Routing.Rules = []config.Rule{{Carrier: "backup", MinWeightKg: limit}}
+	h.run(false)
+	h.waitStarted()
+	if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+		t.Fatal(err)
+	}
+	h.waitWritten(ids, 30*time.Second)
+	heavy := 0
+	for _, id := range ids {
+		want := "sim"
+		if weights[id] > limit {
+			want, heavy = "backup", heavy+1
+		}
+		if rec := h.record(id); rec.Carrier != want {
+			t.Errorf("order %d weighing %.2f kg (rule: >= %.3f): carrier %q, want %q", id, weights[id], limit, rec.Carrier, want)
+		}
+	}
+	if heavy == 0 || heavy == len(ids) || backup.Stats().Creates != int64(heavy) {
+		t.Errorf("%d heavy orders of %d, backup created %d", heavy, len(ids), backup.Stats().Creates)
+	}
 }

@@ -56,6 +56,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	if err != nil {
 		return p.fail(ctx, owner, rec, "", err, false)
 	}
+	order.WeightKg = ship.WeightKg // routing by weight sees the items' sum when the query has none
 
 	sticky := ""
 	if rec.Sticky {
