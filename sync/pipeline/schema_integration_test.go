@@ -17,27 +17,42 @@ import (
 )
 
 // TestAlterTableLive: columns are resolved by name, so ALTER TABLEs that shift every column's
-// position mid-stream change nothing for shipsync.
+// position mid-stream change nothing for shipsync. Without binlog_row_metadata the names come
+// from the table's definition when the reader meets the DDL, so there each ALTER follows once the
+// reader has passed the rows before it (a reader further behind than two same-width ALTERs is the
+// documented limit of that mode); with FULL metadata they follow each other at once.
 func TestAlterTableLive(t *testing.T) {
-	h, ids := newHarness(t, "demo", 90, sim.Config{})
-	ctx := context.Background()
-	h.run(false)
-	h.waitStarted()
-	if err := demo.Pay(ctx, h.db, ids[0:20]); err != nil {
-		t.Fatal(err)
+	for _, metadata := range []string{"NO_LOG", "FULL"} {
+		t.Run(metadata, func(t *testing.T) {
+			setRowMetadata(t, metadata)
+			h, ids := newHarness(t, "demo", 90, sim.Config{})
+			ctx := context.Background()
+			h.run(false)
+			h.waitStarted()
+			caughtUp := func(batch []int64) {
+				if metadata != "FULL" {
+					h.waitWritten(batch, 60*time.Second)
+				}
+			}
+			if err := demo.Pay(ctx, h.db, ids[0:20]); err != nil {
+				t.Fatal(err)
+			}
+			caughtUp(ids[0:20])
+			h.exec("ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
+			if err := demo.Pay(ctx, h.db, ids[20:40]); err != nil {
+				t.Fatal(err)
+			}
+			caughtUp(ids[20:40])
+			h.exec("ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN pay_note2 INT NOT NULL DEFAULT 0 AFTER order_id")
+			if err := demo.Pay(ctx, h.db, ids[40:60]); err != nil {
+				t.Fatal(err)
+			}
+			h.waitWritten(ids[:60], 60*time.Second)
+			h.waitCaughtUp()
+			h.assertShipped(ids[:60])
+			h.assertUntouched(ids[60:])
+		})
 	}
-	h.exec("ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
-	if err := demo.Pay(ctx, h.db, ids[20:40]); err != nil {
-		t.Fatal(err)
-	}
-	h.exec("ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN pay_note2 INT NOT NULL DEFAULT 0 AFTER order_id")
-	if err := demo.Pay(ctx, h.db, ids[40:60]); err != nil {
-		t.Fatal(err)
-	}
-	h.waitWritten(ids[:60], 60*time.Second)
-	h.waitCaughtUp()
-	h.assertShipped(ids[:60])
-	h.assertUntouched(ids[60:])
 }
 
 // TestAlterTableBeforeResume is the classic trap: shipsync resumes from a checkpoint older than
