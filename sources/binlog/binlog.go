@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,7 +136,8 @@ type Stream struct {
 
 	file    string
 	gtid    string
-	cols    *columns // current column layout of the watched table
+	cols    *columns                   // current column layout of the watched table
+	checked *replication.TableMapEvent // the last table map whose types matched cols
 	lastMap *replication.TableMapEvent
 	mapCols *columns // layout built from lastMap's metadata
 	refresh bool     // re-read columns from information_schema before the next rows event
@@ -353,7 +355,7 @@ func (s *Stream) layout(ctx context.Context, e *replication.RowsEvent) (*columns
 		if err != nil {
 			return nil, err
 		}
-		s.cols, s.refresh = c, false
+		s.cols, s.refresh, s.checked = c, false, nil
 	}
 	if int(e.ColumnCount) != len(s.cols.names) {
 		return nil, fmt.Errorf("%w: %s.%s event at %s has %d columns, the table has %d now "+
@@ -361,24 +363,80 @@ func (s *Stream) layout(ctx context.Context, e *replication.RowsEvent) (*columns
 			"or restart with --recover", ErrColumnMismatch, s.cfg.Schema, s.cfg.Table, s.file,
 			e.ColumnCount, len(s.cols.names))
 	}
+	// Same width is not proof of the same columns (an ALTER that adds one and drops another):
+	// the table map always carries each column's type, so compare what can be compared.
+	if tm != s.checked {
+		if i, ok := s.cols.typesMatch(tm.ColumnType); !ok {
+			return nil, fmt.Errorf("%w: %s.%s event at %s has a column of binlog type %d at position %d, where the "+
+				"table now has %s %s (the stream is older than an ALTER TABLE); set binlog_row_metadata=FULL, "+
+				"or restart with --recover", ErrColumnMismatch, s.cfg.Schema, s.cfg.Table, s.file,
+				tm.ColumnType[i], i+1, s.cols.names[i], s.cols.dataTypes[i])
+		}
+		s.checked = tm
+	}
 	return s.cols, nil
 }
 
+// binlogTypes are the table-map column types a column of an information_schema DATA_TYPE is
+// written with, for the types where that is certain across MySQL 5.x/8 and MariaDB (old VARCHAR
+// and DECIMAL formats of upgraded tables included). Others (temporal types, whose old and new
+// formats differ; ENUM, SET, JSON, BIT, spatial) are not compared.
+var binlogTypes = map[string][]byte{
+	"tinyint":    {mysql.MYSQL_TYPE_TINY},
+	"smallint":   {mysql.MYSQL_TYPE_SHORT},
+	"mediumint":  {mysql.MYSQL_TYPE_INT24},
+	"int":        {mysql.MYSQL_TYPE_LONG},
+	"integer":    {mysql.MYSQL_TYPE_LONG},
+	"bigint":     {mysql.MYSQL_TYPE_LONGLONG},
+	"decimal":    {mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_DECIMAL},
+	"numeric":    {mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_DECIMAL},
+	"float":      {mysql.MYSQL_TYPE_FLOAT},
+	"double":     {mysql.MYSQL_TYPE_DOUBLE},
+	"varchar":    {mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING},
+	"varbinary":  {mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING},
+	"char":       {mysql.MYSQL_TYPE_STRING},
+	"binary":     {mysql.MYSQL_TYPE_STRING},
+	"tinytext":   {mysql.MYSQL_TYPE_BLOB},
+	"text":       {mysql.MYSQL_TYPE_BLOB},
+	"mediumtext": {mysql.MYSQL_TYPE_BLOB},
+	"longtext":   {mysql.MYSQL_TYPE_BLOB},
+	"tinyblob":   {mysql.MYSQL_TYPE_BLOB},
+	"blob":       {mysql.MYSQL_TYPE_BLOB},
+	"mediumblob": {mysql.MYSQL_TYPE_BLOB},
+	"longblob":   {mysql.MYSQL_TYPE_BLOB},
+}
+
+// typesMatch reports whether an event's column types fit the known columns; if not, the first
+// position that does not.
+func (c *columns) typesMatch(types []byte) (int, bool) {
+	for i, t := range types {
+		if i >= len(c.dataTypes) {
+			break
+		}
+		want, known := binlogTypes[c.dataTypes[i]]
+		if known && !slices.Contains(want, t) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
 func (s *Stream) readColumns(ctx context.Context) (*columns, error) {
-	rows, err := s.meta.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
+	rows, err := s.meta.QueryContext(ctx, `SELECT COLUMN_NAME, COLUMN_TYPE, DATA_TYPE FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, s.cfg.Schema, s.cfg.Table)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s.%s: %w", s.cfg.Schema, s.cfg.Table, err)
 	}
 	defer rows.Close()
-	var names, types []string
+	var names, types, dataTypes []string
 	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
+		var name, typ, dataType string
+		if err := rows.Scan(&name, &typ, &dataType); err != nil {
 			return nil, fmt.Errorf("read columns of %s.%s: %w", s.cfg.Schema, s.cfg.Table, err)
 		}
 		names = append(names, name)
 		types = append(types, strings.ToLower(typ))
+		dataTypes = append(dataTypes, strings.ToLower(dataType))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read columns of %s.%s: %w", s.cfg.Schema, s.cfg.Table, err)
@@ -387,6 +445,7 @@ func (s *Stream) readColumns(ctx context.Context) (*columns, error) {
 		return nil, fmt.Errorf("table %s.%s not found", s.cfg.Schema, s.cfg.Table)
 	}
 	c := newColumns(names)
+	c.dataTypes = dataTypes
 	for i, t := range types {
 		c.unsigned[i] = strings.Contains(t, "unsigned")
 		c.medium[i] = strings.HasPrefix(t, "mediumint")
@@ -395,10 +454,11 @@ func (s *Stream) readColumns(ctx context.Context) (*columns, error) {
 }
 
 type columns struct {
-	names    []string
-	index    map[string]int
-	unsigned []bool
-	medium   []bool
+	names     []string
+	index     map[string]int
+	unsigned  []bool
+	medium    []bool
+	dataTypes []string // information_schema DATA_TYPE; empty when built from a table map
 }
 
 func newColumns(names []string) *columns {

@@ -77,6 +77,26 @@ func TestAlterTableBeforeResume(t *testing.T) {
 		}
 		h.assertUntouched(ids)
 	})
+	t.Run("without metadata a same-width ALTER stops too", func(t *testing.T) {
+		// The width is the same before and after the second ALTER; the column types are not.
+		setRowMetadata(t, "NO_LOG")
+		h, ids := newHarness(t, "demo", 20, sim.Config{})
+		h.exec("ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
+		stop := h.run(false)
+		h.waitStarted()
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := demo.Pay(context.Background(), h.db, ids[:10]); err != nil {
+			t.Fatal(err)
+		}
+		h.exec("ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN pay_note2 INT NOT NULL DEFAULT 0 AFTER order_id")
+		err := h.runUntilExit(false)
+		if !errors.Is(err, binlog.ErrColumnMismatch) || !strings.Contains(err.Error(), "binlog type") {
+			t.Fatalf("resume across a same-width ALTER without metadata: got %v, want a column type mismatch", err)
+		}
+		h.assertUntouched(ids)
+	})
 	t.Run("with FULL metadata it resumes", func(t *testing.T) {
 		setRowMetadata(t, "FULL")
 		h, ids := newHarness(t, "demo", 30, sim.Config{})
