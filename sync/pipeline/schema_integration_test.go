@@ -19,8 +19,9 @@ import (
 // TestAlterTableLive: columns are resolved by name, so ALTER TABLEs that shift every column's
 // position mid-stream change nothing for shipsync. Without binlog_row_metadata the names come
 // from the table's definition when the reader meets the DDL, so there each ALTER follows once the
-// reader has passed the rows before it (a reader further behind than two same-width ALTERs is the
-// documented limit of that mode); with FULL metadata they follow each other at once.
+// reader has passed the rows before it (a reader that meets two ALTERs only after both ran stops
+// with a column mismatch: see TestAlterTableBeforeResume); with FULL metadata they follow each
+// other at once.
 func TestAlterTableLive(t *testing.T) {
 	for _, metadata := range []string{"NO_LOG", "FULL"} {
 		t.Run(metadata, func(t *testing.T) {
