@@ -61,17 +61,8 @@ func TestAlterTableLive(t *testing.T) {
 // read a value from the wrong column; with binlog_row_metadata=FULL it reads every event right.
 func TestAlterTableBeforeResume(t *testing.T) {
 	t.Run("without metadata it stops", func(t *testing.T) {
-		setRowMetadata(t, "NO_LOG")
-		h, ids := newHarness(t, "demo", 20, sim.Config{})
-		stop := h.run(false)
-		h.waitStarted()
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
-		if err := demo.Pay(context.Background(), h.db, ids[:10]); err != nil {
-			t.Fatal(err)
-		}
-		h.exec("ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
+		h, ids := stoppedAcrossAlter(t, "NO_LOG", 20, "",
+			"ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
 		err := h.runUntilExit(false)
 		if !errors.Is(err, binlog.ErrColumnMismatch) || !strings.Contains(err.Error(), "binlog_row_metadata=FULL") {
 			t.Fatalf("resume across ALTER TABLE without metadata: got %v, want a column mismatch naming the remedy", err)
@@ -80,18 +71,9 @@ func TestAlterTableBeforeResume(t *testing.T) {
 	})
 	t.Run("without metadata a same-width ALTER stops too", func(t *testing.T) {
 		// The width is the same before and after the second ALTER; the column types are not.
-		setRowMetadata(t, "NO_LOG")
-		h, ids := newHarness(t, "demo", 20, sim.Config{})
-		h.exec("ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
-		stop := h.run(false)
-		h.waitStarted()
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
-		if err := demo.Pay(context.Background(), h.db, ids[:10]); err != nil {
-			t.Fatal(err)
-		}
-		h.exec("ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN pay_note2 INT NOT NULL DEFAULT 0 AFTER order_id")
+		h, ids := stoppedAcrossAlter(t, "NO_LOG", 20,
+			"ALTER TABLE ecs_order_info ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST",
+			"ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN pay_note2 INT NOT NULL DEFAULT 0 AFTER order_id")
 		err := h.runUntilExit(false)
 		if !errors.Is(err, binlog.ErrColumnMismatch) || !strings.Contains(err.Error(), "binlog type") {
 			t.Fatalf("resume across a same-width ALTER without metadata: got %v, want a column type mismatch", err)
@@ -99,17 +81,8 @@ func TestAlterTableBeforeResume(t *testing.T) {
 		h.assertUntouched(ids)
 	})
 	t.Run("with FULL metadata it resumes", func(t *testing.T) {
-		setRowMetadata(t, "FULL")
-		h, ids := newHarness(t, "demo", 30, sim.Config{})
-		stop := h.run(false)
-		h.waitStarted()
-		if err := stop(); err != nil {
-			t.Fatal(err)
-		}
-		if err := demo.Pay(context.Background(), h.db, ids[:10]); err != nil {
-			t.Fatal(err)
-		}
-		h.exec("ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
+		h, ids := stoppedAcrossAlter(t, "FULL", 30, "",
+			"ALTER TABLE ecs_order_info DROP COLUMN email, ADD COLUMN shop_note VARCHAR(20) NOT NULL DEFAULT '' FIRST")
 		if err := demo.Pay(context.Background(), h.db, ids[10:20]); err != nil {
 			t.Fatal(err)
 		}
@@ -118,6 +91,28 @@ func TestAlterTableBeforeResume(t *testing.T) {
 		h.assertShipped(ids[:20])
 		h.assertUntouched(ids[20:])
 	})
+}
+
+// stoppedAcrossAlter sets binlog_row_metadata, runs `before` (if any), starts shipsync until its
+// first checkpoint and stops it, pays the first 10 of n orders and runs `alter`: shipsync's
+// checkpoint is now older than the ALTER.
+func stoppedAcrossAlter(t *testing.T, metadata string, n int, before, alter string) (*harness, []int64) {
+	t.Helper()
+	setRowMetadata(t, metadata)
+	h, ids := newHarness(t, "demo", n, sim.Config{})
+	if before != "" {
+		h.exec(before)
+	}
+	stop := h.run(false)
+	h.waitStarted()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Pay(context.Background(), h.db, ids[:10]); err != nil {
+		t.Fatal(err)
+	}
+	h.exec(alter)
+	return h, ids
 }
 
 // setRowMetadata sets the server's binlog_row_metadata for the test and restores it after.
