@@ -55,19 +55,11 @@ func backlogRun(ctx context.Context, b *bench, s *shop, carrierURL, prefix, prof
 // max_in_flight (64) and a tuned one.
 func runSlowCarrier(ctx context.Context, b *bench) error {
 	n := b.scale.slowOrders
-	s, err := b.newShop(ctx, "bench_slow")
+	s, ids, sim, carrierURL, err := b.shopAndCarrier(ctx, "bench_slow", 2*n, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	ids, err := s.unpaidRange(ctx, 2*n)
-	if err != nil {
-		return err
-	}
-	sim, carrierURL, err := b.carrierSim(200 * time.Millisecond)
-	if err != nil {
-		return err
-	}
 	defer sim.stop()
 	var rates [2]float64
 	var notes []string
@@ -112,23 +104,15 @@ func runLatency(ctx context.Context, b *bench) error {
 
 func latencyAt(ctx context.Context, b *bench, rate int, target bool) error {
 	n := int(float64(rate) * b.scale.latencyFor.Seconds())
-	s, err := b.newShop(ctx, fmt.Sprintf("bench_latency_%d", rate))
+	s, ids, sim, carrierURL, err := b.shopAndCarrier(ctx, fmt.Sprintf("bench_latency_%d", rate), n, 50*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	ids, err := s.unpaidRange(ctx, n)
-	if err != nil {
-		return err
-	}
+	defer sim.stop()
 	if err := s.wbTrigger(ctx); err != nil {
 		return err
 	}
-	sim, carrierURL, err := b.carrierSim(50 * time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer sim.stop()
 	prefix := fmt.Sprintf("bench-latency-%d:", rate)
 	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)
 	if err != nil {
@@ -196,19 +180,11 @@ func latencyAt(ctx context.Context, b *bench, rate int, target bool) error {
 func runMemory(ctx context.Context, b *bench) error {
 	sc := b.scale
 	n := int(float64(sc.memoryRate)*sc.memoryFor.Seconds()) / 100 * 100
-	s, err := b.newShop(ctx, "bench_memory")
+	s, ids, sim, carrierURL, err := b.shopAndCarrier(ctx, "bench_memory", n, 0)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	ids, err := s.unpaidRange(ctx, n)
-	if err != nil {
-		return err
-	}
-	sim, carrierURL, err := b.carrierSim(0)
-	if err != nil {
-		return err
-	}
 	defer sim.stop()
 	const prefix = "bench-memory:"
 	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)

@@ -13,19 +13,11 @@ import (
 // simulator at 0 ms and write-back on; then the same number of orders paid while it runs.
 func runDrain(ctx context.Context, b *bench) error {
 	n := b.scale.drainOrders
-	s, err := b.newShop(ctx, "bench_drain")
+	s, ids, sim, carrierURL, err := b.shopAndCarrier(ctx, "bench_drain", 2*n, 0) // n for the backlog, n for the live run
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	ids, err := s.unpaidRange(ctx, 2*n) // n for the backlog, n for the live run
-	if err != nil {
-		return err
-	}
-	sim, carrierURL, err := b.carrierSim(0)
-	if err != nil {
-		return err
-	}
 	defer sim.stop()
 	const prefix = "bench-drain:"
 	conf, listen, err := b.daemonConfig(s.name, prefix, carrierURL)

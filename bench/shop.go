@@ -268,3 +268,24 @@ func (b *bench) waitCheckpoint(ctx context.Context, d *daemon, prefix string, ti
 }
 
 func logf(format string, args ...any) { log.Printf("  "+format, args...) }
+
+// shopAndCarrier is a scenario's start: a fresh shop database with n unpaid orders set aside for
+// it, and a carrier simulator answering after latency. The caller closes the shop and stops the
+// simulator.
+func (b *bench) shopAndCarrier(ctx context.Context, name string, n int, latency time.Duration) (*shop, []int64, *proc, string, error) {
+	s, err := b.newShop(ctx, name)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	ids, err := s.unpaidRange(ctx, n)
+	if err != nil {
+		s.close()
+		return nil, nil, nil, "", err
+	}
+	sim, carrierURL, err := b.carrierSim(latency)
+	if err != nil {
+		s.close()
+		return nil, nil, nil, "", err
+	}
+	return s, ids, sim, carrierURL, nil
+}
