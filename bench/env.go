@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
-	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +17,8 @@ import (
 	// Registers the "mysql" database/sql driver.
 	_ "github.com/go-mysql-org/go-mysql/driver"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shipsync/shipsync/testenv"
 )
 
 const (
@@ -78,10 +78,10 @@ func (b *bench) setUp(ctx context.Context) error {
 	if b.dir, err = os.MkdirTemp("/tmp", "ssbench-"); err != nil {
 		return err
 	}
-	if b.mysqlPort, err = freePort(); err != nil {
+	if b.mysqlPort, err = testenv.FreePort(); err != nil {
 		return err
 	}
-	if b.redisPort, err = freePort(); err != nil {
+	if b.redisPort, err = testenv.FreePort(); err != nil {
 		return err
 	}
 	log.Printf("starting private MariaDB on %s and Redis on %s (data in %s)", b.mysqlAddr(), b.redisAddr(), b.dir)
@@ -151,17 +151,6 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. Another process may take it before we bind
-// it; up.sh then refuses to start rather than use someone else's server.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // openDB opens a pool on the private MariaDB for user with db as default database.
 func openDB(addr, user, password, db string) (*sql.DB, error) {
 	// The collation is explicit: the driver's default (utf8mb4_0900_ai_ci) is unknown to MariaDB.
@@ -214,7 +203,7 @@ func (b *bench) masterPos(ctx context.Context) (binlogPos, error) {
 
 // daemonConfig is configFor on a free loopback port, which it returns as listen.
 func (b *bench) daemonConfig(dbName, prefix, carrierURL string, extra ...[2]string) (conf, listen string, err error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return "", "", err
 	}
@@ -224,26 +213,12 @@ func (b *bench) daemonConfig(dbName, prefix, carrierURL string, extra ...[2]stri
 }
 
 // configFor turns the root config.yaml into one for a bench shop database, Redis prefix, carrier
-// and metrics address, plus extra text replacements. It fails if a line it rewrites has moved.
+// and metrics address, plus extra text replacements (testenv.RenderConfig).
 func (b *bench) configFor(dbName, prefix, carrierURL, listen string, extra ...[2]string) (string, error) {
-	raw, err := os.ReadFile(filepath.Join(b.root, "config.yaml"))
+	text, err := testenv.RenderConfig(b.root, testenv.ConfigTarget{DB: dbName, Prefix: prefix, CarrierURL: carrierURL,
+		MySQLAddr: b.mysqlAddr(), RedisAddr: b.redisAddr(), Listen: listen}, extra...)
 	if err != nil {
 		return "", err
-	}
-	text := string(raw)
-	for _, r := range append([][2]string{
-		{"shipsync_demo", dbName},
-		{`prefix: "shipsync:"`, fmt.Sprintf("prefix: %q", prefix)},
-		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
-		{"http://127.0.0.1:8700", carrierURL},
-		{"listen: 127.0.0.1:9464", "listen: " + listen},
-		{"addr: 127.0.0.1:23306", "addr: " + b.mysqlAddr()},
-		{"addr: 127.0.0.1:26379", "addr: " + b.redisAddr()},
-	}, extra...) {
-		if !strings.Contains(text, r[0]) {
-			return "", fmt.Errorf("config.yaml no longer contains %q", r[0])
-		}
-		text = strings.ReplaceAll(text, r[0], r[1])
 	}
 	path := filepath.Join(b.binDir, dbName+"-"+strings.TrimSuffix(prefix, ":")+".yaml")
 	return path, os.WriteFile(path, []byte(text), 0o600)

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shipsync/shipsync/testenv"
 )
 
 // pprofHook is compiled into the bench's shipsync binary through `go build -overlay`, so the
@@ -135,7 +137,7 @@ func (p *proc) tail(n int) string {
 
 // carrierSim starts `shipsync sim-carrier` with the given latency and returns its base URL.
 func (b *bench) carrierSim(latency time.Duration) (*proc, string, error) {
-	port, err := freePort()
+	port, err := testenv.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -163,7 +165,7 @@ type daemon struct {
 
 // startDaemon runs shipsync with conf; cpuProfile, when not empty, profiles from the start.
 func (b *bench) startDaemon(conf, listen string, cpuProfile string, args ...string) (*daemon, error) {
-	pport, err := freePort()
+	pport, err := testenv.FreePort()
 	if err != nil {
 		return nil, err
 	}

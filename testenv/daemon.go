@@ -38,31 +38,48 @@ func WriteConfig(t testing.TB, dbName, prefix, carrierURL string, extra ...[2]st
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(root, "config.yaml"))
+	text, err := RenderConfig(root, ConfigTarget{DB: dbName, Prefix: prefix, CarrierURL: carrierURL,
+		MySQLAddr: MySQLAddr(), RedisAddr: RedisAddr(), Listen: "127.0.0.1:0"},
+		append([][2]string{{"interval: 5s", "interval: 200ms"}}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	text := string(raw)
-	for _, r := range append([][2]string{
-		{"shipsync_demo", dbName},
-		{`prefix: "shipsync:"`, fmt.Sprintf("prefix: %q", prefix)},
-		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
-		{"http://127.0.0.1:8700", carrierURL},
-		{"interval: 5s", "interval: 200ms"},
-		{"listen: 127.0.0.1:9464", "listen: 127.0.0.1:0"},
-		{"addr: 127.0.0.1:23306", "addr: " + MySQLAddr()},
-		{"addr: 127.0.0.1:26379", "addr: " + RedisAddr()},
-	}, extra...) {
-		if !strings.Contains(text, r[0]) {
-			t.Fatalf("config.yaml no longer contains %q", r[0])
-		}
-		text = strings.ReplaceAll(text, r[0], r[1])
 	}
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// ConfigTarget is where a config rendered from the root config.yaml points.
+type ConfigTarget struct {
+	DB, Prefix, CarrierURL, MySQLAddr, RedisAddr, Listen string
+}
+
+// RenderConfig returns the root config.yaml (under root) pointed at target, with a random
+// replication server_id and any further text replacements; it fails if a line it rewrites has
+// moved. WriteConfig uses it for tests, the bench harness for its daemons.
+func RenderConfig(root string, target ConfigTarget, extra ...[2]string) (string, error) {
+	raw, err := os.ReadFile(filepath.Join(root, "config.yaml"))
+	if err != nil {
+		return "", err
+	}
+	text := string(raw)
+	for _, r := range append([][2]string{
+		{"shipsync_demo", target.DB},
+		{`prefix: "shipsync:"`, fmt.Sprintf("prefix: %q", target.Prefix)},
+		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
+		{"http://127.0.0.1:8700", target.CarrierURL},
+		{"listen: 127.0.0.1:9464", "listen: " + target.Listen},
+		{"addr: 127.0.0.1:23306", "addr: " + target.MySQLAddr},
+		{"addr: 127.0.0.1:26379", "addr: " + target.RedisAddr},
+	}, extra...) {
+		if !strings.Contains(text, r[0]) {
+			return "", fmt.Errorf("config.yaml no longer contains %q", r[0])
+		}
+		text = strings.ReplaceAll(text, r[0], r[1])
+	}
+	return text, nil
 }
 
 // Daemon runs `shipsync run` as a real process, so tests can kill it for real. Its output

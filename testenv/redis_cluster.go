@@ -28,12 +28,10 @@ func StartRedisCluster(t testing.TB, n int) []string {
 	dir := t.TempDir()
 	var addrs []string
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		nodeDir := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.MkdirAll(nodeDir, 0o700); err != nil {
 			t.Fatal(err)

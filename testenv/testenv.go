@@ -324,3 +324,23 @@ func skipShort(t testing.TB) {
 		t.Skip("integration test: needs the testenv; skipped under -short")
 	}
 }
+
+// FreePort returns a loopback TCP port nothing listens on right now.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr is FreePort as a 127.0.0.1:port address, failing the test when there is none.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}

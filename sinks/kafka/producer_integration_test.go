@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/shipsync/shipsync/testenv"
 	testkafka "github.com/shipsync/shipsync/testenv/kafka"
 )
 
@@ -165,7 +166,7 @@ func TestCompressionCodecs(t *testing.T) {
 // broker appears and the queue drains; nothing queued is lost meanwhile.
 func TestSendBlocksWhenQueueIsFull(t *testing.T) {
 	const topic = "events"
-	addr := testkafka.FreeAddr(t)
+	addr := testenv.FreeAddr(t)
 	p := newProducer(t, Config{Brokers: []string{addr}, Topic: topic, Queue: 2, BatchSize: 1}, nil)
 
 	// One message is taken by the loop (retrying), two fill the queue.
@@ -211,7 +212,7 @@ func TestSendBlocksWhenQueueIsFull(t *testing.T) {
 // messages go through, in order, once the broker listens.
 func TestRetriesUntilBrokerIsUp(t *testing.T) {
 	const topic = "events"
-	addr := testkafka.FreeAddr(t)
+	addr := testenv.FreeAddr(t)
 	var reported atomic.Int64
 	var firstErr atomic.Value
 	p := newProducer(t, Config{Brokers: []string{addr}, Topic: topic}, func(err error, n int) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	testkafka "github.com/shipsync/shipsync/testenv/kafka"
+	"github.com/shipsync/shipsync/testenv"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -78,7 +78,7 @@ func TestConfigDefaults(t *testing.T) {
 // unreachable returns a producer pointed at a loopback port where nothing listens.
 func unreachable(t *testing.T, cfg Config, onError func(error, int)) *Producer {
 	t.Helper()
-	cfg.Brokers = []string{testkafka.FreeAddr(t)}
+	cfg.Brokers = []string{testenv.FreeAddr(t)}
 	if cfg.Topic == "" {
 		cfg.Topic = "t"
 	}

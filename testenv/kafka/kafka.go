@@ -104,21 +104,6 @@ func loopbackPort(addr string) (int, error) {
 	return p, nil
 }
 
-// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago: a place where
-// no broker listens yet, for tests of a broker that comes up late.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv/kafka: free port: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("testenv/kafka: free port: %v", err)
-	}
-	return addr
-}
-
 // CreateTopic creates a topic on a running cluster, for tests of a topic that appears late.
 func CreateTopic(t testing.TB, brokers []string, topic string, partitions int32) {
 	t.Helper()

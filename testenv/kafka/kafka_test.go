@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/shipsync/shipsync/testenv"
 )
 
 func produce(t *testing.T, brokers []string, topic string, n int) {
@@ -63,7 +65,7 @@ func TestStartAndConsume(t *testing.T) {
 }
 
 func TestStartWithAddr(t *testing.T) {
-	addr := FreeAddr(t)
+	addr := testenv.FreeAddr(t)
 	brokers := StartWith(t, Options{Addr: addr, Partitions: 1}, "a")
 	if len(brokers) != 1 || brokers[0] != addr {
 		t.Fatalf("StartWith(%s) = %v", addr, brokers)
