@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -28,10 +29,7 @@ func StartRedisCluster(t testing.TB, n int) []string {
 	dir := t.TempDir()
 	var addrs []string
 	for i := range n {
-		port, err := FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
+		port := clusterPort(t)
 		nodeDir := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.MkdirAll(nodeDir, 0o700); err != nil {
 			t.Fatal(err)
@@ -66,4 +64,26 @@ func StartRedisCluster(t testing.TB, n int) []string {
 		return err == nil && strings.Contains(info, "cluster_state:ok"), fmt.Sprintf("cluster not ok: %v %s", err, info)
 	})
 	return addrs
+}
+
+// clusterPort returns a free port for a cluster node: a node also listens on port+10000 (its
+// cluster bus), so both must be free and the port at most 55535.
+func clusterPort(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(30000)
+		a, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		b, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+10000))
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return port
+	}
+	t.Fatal("testenv: no free port pair for a Redis Cluster node")
+	return 0
 }
