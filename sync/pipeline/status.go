@@ -88,6 +88,12 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	case status.Stale:
 		return webhook.Stale, nil
 	}
+	// What the shop is told: the carrier's time, or now for the watchdog's own observation of a
+	// parcel with no carrier news yet (the zero time would reach the shop as year 1).
+	at := ev.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
 	writes := []string{}
 	if write != "" {
 		writes = append(writes, write)
@@ -97,7 +103,7 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	}
 	for _, write := range writes {
 		start := time.Now()
-		_, err := p.db.WriteStatus(ctx, write, writeValues(rec, write, next.Reason, ev.Time))
+		_, err := p.db.WriteStatus(ctx, write, writeValues(rec, write, next.Reason, at))
 		metrics.Since(p.obs.m.WritebackDuration.WithLabelValues("status"), start)
 		if err != nil {
 			p.obs.m.Writebacks.WithLabelValues("status", "error").Inc()
@@ -111,7 +117,7 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 			typ = EventException
 		}
 		p.emit(ctx, Event{Type: typ, Order: rec.Key, OrderCode: rec.OrderCode, Carrier: rec.Carrier, Waybill: rec.Waybill,
-			Status: string(next.Status), Exception: next.Exception, Reason: next.Reason, Time: ev.Time})
+			Status: string(next.Status), Exception: next.Exception, Reason: next.Reason, Time: at})
 		p.log.Info("parcel status", "order", rec.Key, "waybill", rec.Waybill, "status", next.Status,
 			"exception", next.Exception, "reason", next.Reason, "code", ev.Code)
 	}
@@ -127,9 +133,10 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 }
 
 // shopLacksWaybill: the order ended without our waybill in the shop (another one was there, it
-// was dead-lettered, or skipped); its parcel's news has nowhere to go.
+// was dead-lettered, dropped from the dead letter, or skipped); its parcel's news has nowhere to
+// go.
 func shopLacksWaybill(st string) bool {
-	return st == state.Conflict || st == state.Failed || st == state.Skipped
+	return st == state.Conflict || st == state.Failed || st == state.Skipped || st == state.Dropped
 }
 
 // pollInterval: carriers that push are polled only when silent; the others every poll_every.

@@ -529,7 +529,14 @@ func (s *Store) Drop(ctx context.Context, key string) (bool, error) {
 	if n == 0 {
 		return false, nil
 	}
-	if err := s.rdb.HSet(ctx, s.orderKey(key), "state", Dropped, "updated_at", time.Now().UnixMilli()).Err(); err != nil {
+	// Nobody ships or watches it any more: its parcel leaves the pickup watch and the polls.
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.orderKey(key), "state", Dropped, "updated_at", time.Now().UnixMilli())
+		p.ZRem(ctx, s.pickupKey(), key)
+		p.ZRem(ctx, s.pollKey(), key)
+		return nil
+	})
+	if err != nil {
 		return false, fmt.Errorf("drop order %s: %w", key, err)
 	}
 	return true, nil

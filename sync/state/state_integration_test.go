@@ -257,3 +257,32 @@ func TestWrittenMany(t *testing.T) {
 		t.Fatalf("after SCRIPT FLUSH: %v", errs[0])
 	}
 }
+
+// A waybilled order dropped from the dead letter leaves the pickup watch and the polls: nobody
+// ships or watches it any more.
+func TestDropForgetsTheParcel(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix)
+	ctx := context.Background()
+	if _, _, err := s.Claim(ctx, "7", "p:1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Minute)
+	if err := s.RecordWaybill(ctx, "7", "p:1", "sim", "W7", "", past, past); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeadLetter(ctx, "7", "p:1", "write-back matched no row", false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Drop(ctx, "7"); !ok || err != nil {
+		t.Fatalf("drop: %v %v", ok, err)
+	}
+	pickups, err1 := s.DuePickups(ctx, time.Now(), 10)
+	polls, err2 := s.DuePolls(ctx, 10, time.Minute)
+	if err1 != nil || err2 != nil || len(pickups) != 0 || len(polls) != 0 {
+		t.Fatalf("after drop: pickups %v, polls %v (%v %v)", pickups, polls, err1, err2)
+	}
+	if rec, _, _ := s.Get(ctx, "7"); rec.State != state.Dropped {
+		t.Fatalf("state %q", rec.State)
+	}
+}
