@@ -220,7 +220,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// The loops stop with the reader, whether ctx ended, the reader failed or the lease was lost.
 	readCtx, stopReading := context.WithCancelCause(ctx)
 	defer stopReading(nil)
-	loops := p.startLoops(readCtx, p.keepLead(stopReading), p.checkpointLoop)
+	// The lease is renewed until the final checkpoint is saved, through the drain: a drain longer
+	// than the lease must not hand the binlog to a standby and fence that save.
+	leadCtx, stopLead := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLead()
+	leading := p.startLoops(leadCtx, p.keepLead(stopReading))
+	loops := p.startLoops(readCtx, p.checkpointLoop)
 	if pool != nil {
 		loops.Add(p.watchdog, p.poller, p.retryLoop)
 	}
@@ -254,6 +259,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.saveCheckpoint(saveCtx); err != nil {
 		p.log.Error("final checkpoint not saved", "err", err)
 	}
+	stopLead()
+	leading.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
