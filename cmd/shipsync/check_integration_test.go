@@ -25,8 +25,8 @@ func demoShop(t *testing.T) (conf string, s *state.Store) {
 	}
 	rdb, prefix := testenv.RequireRedis(t)
 	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
-	t.Setenv("KDNIAO_APP_KEY", testAppKey)
-	return writeConfig(t, name, prefix, "http://127.0.0.1:8700"), state.New(rdb, prefix)
+	t.Setenv("KDNIAO_APP_KEY", testenv.TestAppKey)
+	return testenv.WriteConfig(t, name, prefix, "http://127.0.0.1:8700"), state.New(rdb, prefix)
 }
 
 func TestCheck(t *testing.T) {

@@ -33,7 +33,7 @@ func TestRedisCluster(t *testing.T) {
 	if _, err := db.Exec("UPDATE ecs_order_info SET address = '' WHERE order_id = ?", ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testAppKey})
+	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testenv.TestAppKey})
 	srv := httptest.NewServer(carrier)
 	defer srv.Close()
 	const prefix = "{shipsync-cluster-test}:"

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/segmentio/kafka-go/sasl"
+
 	"github.com/shipsync/shipsync/sinks/kafka"
 	kafkasrc "github.com/shipsync/shipsync/sources/kafka"
 	"github.com/shipsync/shipsync/sync/config"
@@ -40,14 +42,14 @@ func wireKafka(cfg *config.Config, opts *pipeline.Options, log *slog.Logger, m *
 			log.Warn("paid orders not acknowledged by Kafka yet; retrying (the checkpoint waits)", "messages", messages, "err", err)
 		})
 	case config.ModeWorker:
-		mech, merr := base.SASL.Authenticator()
-		if merr != nil {
-			return nil, fmt.Errorf("kafka.sasl: %w", merr)
+		var mech sasl.Mechanism
+		if mech, err = base.SASL.Authenticator(); err == nil {
+			opts.Inbox, err = kafkasrc.NewConsumer(kafkasrc.Config{Brokers: k.Brokers, Topic: k.OrdersTopic, Group: k.Group,
+				SessionTimeout: k.SessionTimeout, TLS: base.TLS, SASL: mech})
 		}
-		opts.Inbox, err = kafkasrc.NewConsumer(kafkasrc.Config{Brokers: k.Brokers, Topic: k.OrdersTopic, Group: k.Group,
-			SessionTimeout: k.SessionTimeout, TLS: base.TLS, SASL: mech})
 	}
 	if err != nil {
+		events.Close(context.Background()) //nolint:errcheck // nothing was queued yet
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	return func(ctx context.Context) {

@@ -16,12 +16,6 @@ import (
 	"github.com/shipsync/shipsync/testenv/demo"
 )
 
-const testAppKey = testenv.TestAppKey
-
-func writeConfig(t *testing.T, dbName, prefix, simURL string) string {
-	return testenv.WriteConfig(t, dbName, prefix, simURL)
-}
-
 // TestRestartMidStream kills the daemon (SIGKILL twice, SIGTERM once) while a shop keeps paying
 // orders, and restarts it each time: nothing is lost, nothing is shipped twice, and the checkpoint
 // resumes (orders paid while it was down are found in the binlog, not by a backfill).
@@ -36,12 +30,12 @@ func TestRestartMidStream(t *testing.T) {
 	}
 	rdb, prefix := testenv.RequireRedis(t)
 	store := state.New(rdb, prefix)
-	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testAppKey, Latency: 20 * time.Millisecond,
+	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testenv.TestAppKey, Latency: 20 * time.Millisecond,
 		TimeoutAfterCommitRate: 0.05, Hang: 10 * time.Second})
 	srv := httptest.NewServer(carrier)
 	defer srv.Close()
 
-	d := testenv.NewDaemon(t, testenv.BuildShipsync(t), writeConfig(t, name, prefix, srv.URL))
+	d := testenv.NewDaemon(t, testenv.BuildShipsync(t), testenv.WriteConfig(t, name, prefix, srv.URL))
 	d.Start()
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
 		_, ok, err := store.LoadCheckpoint(ctx)

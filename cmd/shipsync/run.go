@@ -71,7 +71,7 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
-		"redis", cfg.State.Redis.Addr, "http", cfg.HTTP.Listen)
+		"redis", strings.Join(cfg.State.Redis.Servers(), ","), "http", cfg.HTTP.Listen)
 	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, daemonMux(p), log)
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ func TestSplitMode(t *testing.T) {
 	}
 	rdb, prefix := testenv.RequireRedis(t)
 	store := state.New(rdb, prefix)
-	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testAppKey, Latency: 5 * time.Millisecond})
+	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testenv.TestAppKey, Latency: 5 * time.Millisecond})
 	srv := httptest.NewServer(carrier)
 	defer srv.Close()
 	brokers := testkafka.Start(t, "shipsync.orders", "shipsync.events")

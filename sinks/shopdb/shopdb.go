@@ -286,6 +286,13 @@ var lockErrors = map[uint16]bool{
 
 // serverCode digs the server's error code out of err; the driver wraps it with pingcap/errors,
 // whose wrappers answer Cause() rather than Unwrap().
+// StatementFailed reports whether err is the server refusing a statement (a data or constraint
+// error, say), as opposed to the database being unreachable.
+func StatementFailed(err error) bool {
+	_, ok := serverCode(err)
+	return ok
+}
+
 func serverCode(err error) (uint16, bool) {
 	for err != nil {
 		if me, ok := err.(*mysql.MyError); ok {

@@ -137,10 +137,9 @@ type Stream struct {
 	file    string
 	gtid    string
 	cols    *columns                   // current column layout of the watched table
-	checked *replication.TableMapEvent // the last table map whose types matched cols
-	lastMap *replication.TableMapEvent
-	mapCols *columns // layout built from lastMap's metadata
-	refresh bool     // re-read columns from information_schema before the next rows event
+	lastMap *replication.TableMapEvent // the last table map handled: its layout built from metadata, or its types checked against cols
+	mapCols *columns                   // layout built from lastMap's metadata
+	refresh bool                       // re-read columns from information_schema before the next rows event
 }
 
 // New returns a stream over cfg. meta is used for information_schema look-ups.
@@ -355,7 +354,7 @@ func (s *Stream) layout(ctx context.Context, e *replication.RowsEvent) (*columns
 		if err != nil {
 			return nil, err
 		}
-		s.cols, s.refresh, s.checked = c, false, nil
+		s.cols, s.refresh, s.lastMap = c, false, nil
 	}
 	if int(e.ColumnCount) != len(s.cols.names) {
 		return nil, fmt.Errorf("%w: %s.%s event at %s has %d columns, the table has %d now "+
@@ -365,14 +364,14 @@ func (s *Stream) layout(ctx context.Context, e *replication.RowsEvent) (*columns
 	}
 	// Same width is not proof of the same columns (an ALTER that adds one and drops another):
 	// the table map always carries each column's type, so compare what can be compared.
-	if tm != s.checked {
+	if tm != s.lastMap {
 		if i, ok := s.cols.typesMatch(tm.ColumnType); !ok {
 			return nil, fmt.Errorf("%w: %s.%s event at %s has a column of binlog type %d at position %d, where the "+
 				"table now has %s %s (the stream is older than an ALTER TABLE); set binlog_row_metadata=FULL, "+
 				"or restart with --recover", ErrColumnMismatch, s.cfg.Schema, s.cfg.Table, s.file,
 				tm.ColumnType[i], i+1, s.cols.names[i], s.cols.dataTypes[i])
 		}
-		s.checked = tm
+		s.lastMap = tm
 	}
 	return s.cols, nil
 }

@@ -100,7 +100,10 @@ func TestReaderCheckpointWaitsForKafka(t *testing.T) {
 	// Several checkpoint ticks (100 ms here) pass: the checkpoint must stay before the first.
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		cp, _, _ := h.store.LoadCheckpoint(ctx)
+		cp, ok, err := h.store.LoadCheckpoint(ctx)
+		if err != nil || !ok {
+			t.Fatalf("checkpoint unreadable: %v (saved: %v)", err, ok)
+		}
 		if gtidSeq(t, cp.GTID) >= gtidSeq(t, first) {
 			t.Fatalf("checkpoint at %+v, past the unacknowledged transaction %s", cp, first)
 		}

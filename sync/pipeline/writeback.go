@@ -85,25 +85,32 @@ func (p *Pipeline) batchWriter(ctx context.Context) {
 			}
 		}
 		res := make([]writeRes, len(batch))
-		batched := false
+		done := false // every order of the batch has its outcome
 		if len(batch) > 1 {
 			values = values[:0]
 			for _, r := range batch {
 				values = append(values, r.values)
 			}
 			out, err := p.db.WriteWaybills(ctx, values)
-			if err == nil {
+			switch {
+			case err == nil:
 				for i := range batch {
 					res[i] = writeRes{outcome: out[i].Outcome, existing: out[i].Existing}
 				}
-				batched = true
-			} else {
-				// One order's statement failed (or the database is down): nothing of the batch
-				// is kept on InnoDB; write them one by one so each gets its own outcome.
+				done = true
+			case shopdb.StatementFailed(err):
+				// One order's statement failed: nothing of the batch is kept on InnoDB; write
+				// them one by one so each gets its own outcome.
 				p.log.Debug("batched write-back failed; writing the orders one by one", "orders", len(batch), "err", err)
+			default:
+				// The database is unreachable: one by one would only fail n times more.
+				for i := range batch {
+					res[i].err = err
+				}
+				done = true
 			}
 		}
-		if !batched {
+		if !done {
 			for i, r := range batch {
 				res[i].outcome, res[i].existing, res[i].err = p.db.WriteWaybill(ctx, r.values)
 			}

@@ -42,11 +42,18 @@ func (s *Store) ensureOutboxGroup(ctx context.Context) error {
 // the first; then, if there were none, entries another consumer has held longer than stale
 // (its process died or stalled).
 func (s *Store) ReadOutbox(ctx context.Context, consumer string, count int, block, stale time.Duration) ([]OutboxEntry, error) {
-	if err := s.ensureOutboxGroup(ctx); err != nil {
-		return nil, err
+	read := func() ([]redis.XStream, error) {
+		return s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: outboxGroup, Consumer: consumer,
+			Streams: []string{s.outboxKey(), ">"}, Count: int64(count), Block: block}).Result()
 	}
-	res, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: outboxGroup, Consumer: consumer,
-		Streams: []string{s.outboxKey(), ">"}, Count: int64(count), Block: block}).Result()
+	res, err := read()
+	if err != nil && redis.HasErrorPrefix(err, "NOGROUP") {
+		// The first read of a new outbox (or of one Redis lost): create it, read again.
+		if err := s.ensureOutboxGroup(ctx); err != nil {
+			return nil, err
+		}
+		res, err = read()
+	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
