@@ -17,8 +17,8 @@ import (
 )
 
 // TestRestartMidStream kills the daemon (SIGKILL twice, SIGTERM once) while a shop keeps paying
-// orders, and restarts it each time: nothing is lost, nothing is shipped twice, and the checkpoint
-// resumes (orders paid while it was down are found in the binlog, not by a backfill).
+// orders, and restarts it each time: nothing is lost and nothing is shipped twice. (A restart
+// resumes at the checkpoint; the backfill only runs without one: TestPaidOrdersOnECShopSchema.)
 func TestRestartMidStream(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Now()

@@ -106,6 +106,10 @@ func TestLargeTransaction(t *testing.T) {
 		return w == int64(n), fmt.Sprintf("%d of %d written", w, n)
 	})
 	h.waitCaughtUp()
+	h.assertShipped(ids) // one waybill each, the simulator's, and one note
+	if creates := h.sim.Stats().Creates; creates != int64(n) {
+		t.Errorf("%d creates at the simulator for %d orders", creates, n)
+	}
 	growth := int64(peak) - int64(base.HeapAlloc)
 	t.Logf("%d orders in one transaction: live heap grew by at most %.1f MB", n, float64(growth)/(1<<20))
 	if growth > 32<<20 {

@@ -85,9 +85,9 @@ func (e *env) restart(pidFile string) {
 		e.t.Fatal(err)
 	}
 	syscall.Kill(pid, syscall.SIGTERM) //nolint:errcheck
-	for syscall.Kill(pid, 0) == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(e.t, 60*time.Second, 20*time.Millisecond, func() (bool, string) {
+		return syscall.Kill(pid, 0) != nil, fmt.Sprintf("%s (pid %d) still running 60 s after SIGTERM", pidFile, pid)
+	})
 	e.script(e.up)
 }
 
