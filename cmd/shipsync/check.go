@@ -53,6 +53,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if v, err := variable(ctx, db, "binlog_row_metadata"); err == nil && !strings.EqualFold(v, "FULL") {
 			warn("binlog_row_metadata is "+v, "FULL is recommended: row events then carry column names, so a resume from before an ALTER TABLE reads every column right")
 		}
+		checkMySQL8(ctx, db, line, cfg)
 		checkGrants(ctx, db, line)
 		if s, err := shopdb.Open(ctx, db, shopConfig(cfg)); err != nil {
 			line(false, "SQL templates prepare", err.Error())
@@ -79,6 +80,11 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
 
+// noVariableError means the server has no such variable (a MySQL 8 setting on MariaDB).
+type noVariableError string
+
+func (e noVariableError) Error() string { return "the server has no variable " + string(e) }
+
 func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 	// Not SHOW VARIABLES LIKE ?: MariaDB cannot prepare a SHOW with a placeholder.
 	var v string
@@ -86,9 +92,88 @@ func variable(ctx context.Context, db *sql.DB, name string) (string, error) {
 		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = ?",
 		strings.ToUpper(name)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("the server has no variable %s", name)
+		return "", noVariableError(name)
 	}
 	return v, err
+}
+
+// notMySQL8 is the detail of a MySQL 8 setting the server does not have.
+const notMySQL8 = "not applicable (MariaDB, or MySQL before 8.0)"
+
+// checkMySQL8 reports the MySQL 8 binlog settings of DESIGN.md §2 "MySQL 8 binlogs".
+// Compressed transactions are unpacked, so binlog_transaction_compression passes either way.
+func checkMySQL8(ctx context.Context, db *sql.DB, line func(bool, string, string), cfg *config.Config) {
+	const compression = "binlog_transaction_compression"
+	v, err := variable(ctx, db, compression)
+	switch {
+	case errors.As(err, new(noVariableError)):
+		line(true, compression, notMySQL8)
+	case err != nil:
+		line(false, compression, err.Error())
+	default:
+		line(true, compression+"="+v, "compressed transactions are read like any other")
+	}
+
+	v, err = variable(ctx, db, "binlog_row_value_options")
+	if errors.As(err, new(noVariableError)) {
+		line(true, "binlog_row_value_options", notMySQL8)
+		return
+	}
+	if err != nil {
+		line(false, "binlog_row_value_options", err.Error())
+		return
+	}
+	schema, table := cfg.Orders.SchemaTable()
+	if schema == "" {
+		schema = cfg.Shop.Database
+	}
+	var cols []string
+	if isPartialJSON(v) {
+		if cols, err = jsonColumns(ctx, db, schema, table); err != nil {
+			line(false, "binlog_row_value_options", err.Error())
+			return
+		}
+	}
+	line(rowValueOptions(v, schema+"."+table, cols))
+}
+
+func isPartialJSON(v string) bool { return strings.Contains(strings.ToUpper(v), "PARTIAL_JSON") }
+
+// rowValueOptions judges binlog_row_value_options. With PARTIAL_JSON, MySQL logs a JSON column
+// changed in place (JSON_SET, JSON_REPLACE, JSON_REMOVE) as a diff, which stops the reader; every
+// other value is logged whole, so the setting is harmless on a table without JSON columns.
+func rowValueOptions(v, table string, jsonCols []string) (ok bool, name, detail string) {
+	const unset = "binlog_row_value_options=''"
+	switch {
+	case !isPartialJSON(v):
+		return true, unset, ""
+	case len(jsonCols) == 0:
+		return true, "binlog_row_value_options=" + v, table + " has no JSON column, so its rows are logged whole"
+	default:
+		return false, unset, "it is " + v + " and " + table + " has JSON column(s) " + strings.Join(jsonCols, ", ") +
+			": a partial JSON update stops the reader; SET GLOBAL binlog_row_value_options = '' (and in my.cnf)"
+	}
+}
+
+func jsonColumns(ctx context.Context, db *sql.DB, schema, table string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE = 'json' ORDER BY ORDINAL_POSITION`, schema, table)
+	if err != nil {
+		return nil, fmt.Errorf("read JSON columns of %s.%s: %w", schema, table, err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("read JSON columns of %s.%s: %w", schema, table, err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read JSON columns of %s.%s: %w", schema, table, err)
+	}
+	return cols, nil
 }
 
 func checkVar(ctx context.Context, db *sql.DB, line func(bool, string, string), name, want, fix string) {

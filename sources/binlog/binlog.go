@@ -140,6 +140,7 @@ type Stream struct {
 	lastMap *replication.TableMapEvent // the last table map handled: its layout built from metadata, or its types checked against cols
 	mapCols *columns                   // layout built from lastMap's metadata
 	refresh bool                       // re-read columns from information_schema before the next rows event
+	pending []*replication.BinlogEvent // the rest of a compressed transaction being read
 }
 
 // New returns a stream over cfg. meta is used for information_schema look-ups.
@@ -163,7 +164,6 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 	if err != nil {
 		return fmt.Errorf("binlog source port %q: %w", portText, err)
 	}
-	schema, table := []byte(s.cfg.Schema), []byte(s.cfg.Table)
 	s.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:        s.cfg.ServerID,
 		Flavor:          s.cfg.Flavor,
@@ -180,18 +180,9 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		// go-mysql buffers 10,240 decoded events by default; while the workers hold the reader
 		// back (a 20,000-row transaction) that buffer alone grows to ~100 MB. A hundred or so keep
 		// the decoder ahead with bounded memory.
-		EventCacheCount: 128,
-		Logger:          slog.New(quiet{s.log.Handler()}),
-		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
-			pos, err := e.DecodeHeader(data)
-			if err != nil {
-				return err
-			}
-			if !bytes.EqualFold(e.Table.Table, table) || !bytes.EqualFold(e.Table.Schema, schema) {
-				return nil // another table: skip decoding its rows
-			}
-			return e.DecodeData(pos, data)
-		},
+		EventCacheCount:     128,
+		Logger:              slog.New(quiet{s.log.Handler()}),
+		RowsEventDecodeFunc: rowsDecoder(s.cfg.Schema, s.cfg.Table),
 	})
 	s.file = from.File
 	s.gtid = from.GTID
@@ -201,6 +192,39 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		return fmt.Errorf("start binlog stream at %s: %w", from, err)
 	}
 	return nil
+}
+
+// rowsDecoder decodes the rows of the watched table only. go-mysql also applies it to the rows
+// events inside a compressed transaction (TransactionPayloadEvent).
+func rowsDecoder(schema, table string) func(*replication.RowsEvent, []byte) error {
+	s, t := []byte(schema), []byte(table)
+	return func(e *replication.RowsEvent, data []byte) error {
+		pos, err := e.DecodeHeader(data)
+		if err != nil {
+			return err
+		}
+		if !bytes.EqualFold(e.Table.Table, t) || !bytes.EqualFold(e.Table.Schema, s) {
+			return nil // another table: skip decoding its rows
+		}
+		if columnsSelected(e.ColumnBitmap1, e.ColumnCount)+columnsSelected(e.ColumnBitmap2, e.ColumnCount) == 0 {
+			// Every row image would be empty: go-mysql's decoder then never gets past the first
+			// row and appends empty rows until memory runs out (found by FuzzRows). No real
+			// table's event selects no column.
+			return fmt.Errorf("rows event of %s.%s selects no column (%d bytes of rows): the binlog is corrupt", schema, table, len(data)-pos)
+		}
+		return e.DecodeData(pos, data)
+	}
+}
+
+// columnsSelected counts the columns a rows event's bitmap marks present, of n.
+func columnsSelected(bitmap []byte, n uint64) int {
+	c := 0
+	for i := uint64(0); i < n && int(i/8) < len(bitmap); i++ {
+		if bitmap[i/8]&(1<<(i%8)) != 0 {
+			c++
+		}
+	}
+	return c
 }
 
 func readTimeout(heartbeat time.Duration) time.Duration {
@@ -220,11 +244,19 @@ func (s *Stream) Close() {
 // ErrColumnMismatch means a row event does not fit the table's known columns.
 var ErrColumnMismatch = errors.New("binlog row width does not match the table's columns")
 
+// ErrUnknownRowsEvent means a rows event of a type the reader cannot tell insert, update or
+// delete from.
+var ErrUnknownRowsEvent = errors.New("binlog rows event of an unknown type")
+
+// ErrPartialJSON means an update logs only the change to a JSON value
+// (binlog_row_value_options=PARTIAL_JSON), so the row's new value is not in the binlog.
+var ErrPartialJSON = errors.New("binlog update holds a partial JSON value")
+
 // Next blocks until the next event that matters: rows of the watched table, a transaction end or
 // a heartbeat. Errors are final for this Stream; the caller starts a new one.
 func (s *Stream) Next(ctx context.Context) (Event, error) {
 	for {
-		ev, err := s.events.GetEvent(ctx)
+		ev, err := s.next(ctx)
 		if err != nil {
 			return Event{}, err
 		}
@@ -251,6 +283,11 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 				s.lastMap = nil
 			}
 			return s.commit(ev.Header, at), nil
+		case *replication.TransactionPayloadEvent:
+			// binlog_transaction_compression=ON: the whole transaction (BEGIN, table maps,
+			// rows, XID) is in the payload, which go-mysql has already unpacked. It stamps the
+			// inner events with the payload's start, and the last one (the XID) with its end.
+			s.pending = e.Events
 		case *replication.HeartbeatEvent:
 			return Event{Kind: KindHeartbeat, Pos: s.position(ev.Header.LogPos), Time: time.Now()}, nil
 		case *replication.RowsEvent:
@@ -267,6 +304,16 @@ func (s *Stream) Next(ctx context.Context) (Event, error) {
 			return out, nil
 		}
 	}
+}
+
+// next returns the next event of a compressed transaction being read, else of the server.
+func (s *Stream) next(ctx context.Context) (*replication.BinlogEvent, error) {
+	if len(s.pending) > 0 {
+		ev := s.pending[0]
+		s.pending = s.pending[1:]
+		return ev, nil
+	}
+	return s.events.GetEvent(ctx)
 }
 
 func (s *Stream) commit(h *replication.EventHeader, at time.Time) Event {
@@ -312,20 +359,51 @@ func (s *Stream) rows(ctx context.Context, t replication.EventType, e *replicati
 			out.Rows[i] = Row{After: Image{cols, r}}
 		}
 	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
-		replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1, replication.PARTIAL_UPDATE_ROWS_EVENT:
+		if t == replication.PARTIAL_UPDATE_ROWS_EVENT {
+			if err := s.wholeValues(e, cols); err != nil {
+				return Event{}, err
+			}
+		}
 		out.Action = Update
 		out.Rows = make([]Row, 0, len(e.Rows)/2)
 		for i := 0; i+1 < len(e.Rows); i += 2 {
 			out.Rows = append(out.Rows, Row{Before: Image{cols, e.Rows[i]}, After: Image{cols, e.Rows[i+1]}})
 		}
-	default:
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
 		out.Action = Delete
 		out.Rows = make([]Row, len(e.Rows))
 		for i, r := range e.Rows {
 			out.Rows[i] = Row{Before: Image{cols, r}}
 		}
+	default:
+		return Event{}, fmt.Errorf("%w: %s (%d) on %s.%s in %s", ErrUnknownRowsEvent, t, byte(t),
+			s.cfg.Schema, s.cfg.Table, s.file)
 	}
 	return out, nil
+}
+
+// wholeValues refuses an update whose new row holds a JSON diff instead of the value. MySQL
+// writes every update as a PARTIAL_UPDATE_ROWS_EVENT once binlog_row_value_options=PARTIAL_JSON,
+// but only a JSON column changed in place (JSON_SET, JSON_REPLACE, JSON_REMOVE) is logged as a
+// diff; all other values are whole and decode as in UPDATE_ROWS_EVENT.
+func (s *Stream) wholeValues(e *replication.RowsEvent, cols *columns) error {
+	for _, row := range e.Rows {
+		for i, v := range row {
+			if _, partial := v.(*replication.JsonDiff); !partial {
+				continue
+			}
+			name := strconv.Itoa(i + 1)
+			if i < len(cols.names) {
+				name = cols.names[i]
+			}
+			return fmt.Errorf("%w: column %s of %s.%s in %s (binlog_row_value_options=PARTIAL_JSON); "+
+				"SET GLOBAL binlog_row_value_options = '' (and in my.cnf), then restart with --recover",
+				ErrPartialJSON, name, s.cfg.Schema, s.cfg.Table, s.file)
+		}
+	}
+	return nil
 }
 
 // layout resolves the event's columns by name: from the table map's own metadata when the server

@@ -11,5 +11,12 @@
 // Rows of other tables are not decoded at all (RowsEventDecodeFunc skips them), so unrelated
 // write traffic costs a header parse per event.
 //
+// MySQL 8: a compressed transaction (binlog_transaction_compression=ON) arrives as one
+// TransactionPayloadEvent, which go-mysql unpacks; its table maps, rows and XID are read as if
+// they had come one by one, the XID ending the transaction at the payload's end position. An
+// update logged with binlog_row_value_options=PARTIAL_JSON (PARTIAL_UPDATE_ROWS_EVENT) reads
+// as an update while its values are whole, and stops the stream with ErrPartialJSON when a JSON
+// value is only a diff. A rows event of any other type is ErrUnknownRowsEvent, never a delete.
+//
 // The package knows nothing about orders, carriers or Redis: it must not import sync/ or sinks/.
 package binlog
