@@ -3,7 +3,7 @@ GO      ?= go
 MODULE  := $(shell $(GO) list -m)
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: all build test test-unit testenv-up testenv-down demo demo-split chaos bench bench-quick lint clean
+.PHONY: all build test test-unit testenv-up testenv-down demo demo-split chaos bench bench-quick lint fuzz clean
 
 all: build
 
@@ -62,6 +62,19 @@ lint:
 			if (index($$i, m "/") == 1 && index($$i, dir "/") != 1) print $$1 " imports " $$i }'); \
 		if [ -n "$$bad" ]; then echo "import direction: sources/ and sinks/ import nothing else from the module:"; echo "$$bad"; exit 1; fi
 	@echo lint ok
+
+## fuzz: every fuzz target in turn for FUZZTIME each (default 60s), from its seed corpus in the
+## package's testdata/fuzz; make test runs only the seeds. A failing input is written to that
+## testdata/fuzz directory: keep it as a seed once the bug is fixed.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := FuzzParsePush:./sinks/carrier/kdniao FuzzParsePushJSON:./sinks/carrier/kdniao \
+	FuzzParsePush:./sinks/carrier/signedjson FuzzParse:./sync/config FuzzCompile:./sinks/shopdb \
+	FuzzRows:./sources/binlog
+fuzz:
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name $$pkg ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$name"; \
+	done; if [ -n "$$failed" ]; then echo "fuzz failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf bin

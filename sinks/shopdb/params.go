@@ -43,8 +43,17 @@ func Params(sql string) []string {
 	var names []string
 	scanParams(sql, func(start, end int) {
 		names = append(names, sql[start+1:end])
-	})
+	}, nil)
 	return names
+}
+
+// BarePlaceholders counts the "?" of a template outside strings and comments. A template binds
+// named parameters only: a "?" of its own would take an argument that is never passed, so the
+// statement fails on every order. Config validation and Open refuse such templates.
+func BarePlaceholders(sql string) int {
+	n := 0
+	scanParams(sql, func(int, int) {}, func() { n++ })
+	return n
 }
 
 // Positional rewrites a SQL template for the MySQL driver: every named parameter becomes "?",
@@ -58,7 +67,7 @@ func Positional(sql string) (query string, names []string) {
 		b.WriteByte('?')
 		names = append(names, sql[start+1:end])
 		last = end
-	})
+	}, nil)
 	if names == nil {
 		return sql, nil
 	}
@@ -67,8 +76,8 @@ func Positional(sql string) (query string, names []string) {
 }
 
 // scanParams calls fn with the byte span [start, end) of every named parameter in s, the
-// colon included.
-func scanParams(s string, fn func(start, end int)) {
+// colon included, and bare (when not nil) for every "?" outside strings and comments.
+func scanParams(s string, fn func(start, end int), bare func()) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -100,6 +109,9 @@ func scanParams(s string, fn func(start, end int)) {
 			}
 			fn(i, j)
 			i = j
+		case c == '?' && bare != nil:
+			bare()
+			i++
 		default:
 			i++
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"reflect"
@@ -93,10 +94,10 @@ func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, path string, seen ma
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
-			c.report(path, k.Line, "keys must be plain names, got %s", describe(k))
+			c.report(cmp.Or(path, "(top level)"), k.Line, "keys must be plain names, got %s", describe(k))
 			continue
 		}
-		p := joinKey(path, k.Value)
+		p := joinKey(path, cmp.Or(k.Value, `""`)) // an empty key still gets a path to name
 		if first, dup := seen[k.Value]; dup {
 			c.report(p, k.Line, "duplicate key (first set on line %d)", first)
 			i = dropPair(n, i)
@@ -154,10 +155,10 @@ func (c *checker) checkMap(n *yaml.Node, t reflect.Type, path string, depth int)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			c.report(path, k.Line, "keys must be plain names, got %s", describe(k))
+			c.report(cmp.Or(path, "(top level)"), k.Line, "keys must be plain names, got %s", describe(k))
 			continue
 		}
-		p := joinKey(path, k.Value)
+		p := joinKey(path, cmp.Or(k.Value, `""`)) // an empty key still gets a path to name
 		if first, dup := seen[k.Value]; dup {
 			c.report(p, k.Line, "duplicate key (first set on line %d)", first)
 			i = dropPair(n, i)
