@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/shipsync/shipsync/sync/config"
-	"github.com/shipsync/shipsync/sync/metrics"
+	"github.com/shipsync/shipsync/sync/pipeline"
 )
 
 // Paths relative to this package's directory, where `go test` runs.
@@ -65,54 +66,29 @@ type scrape struct {
 	series   map[string]struct{} // sample names: counters and gauges by name, histograms as _bucket/_sum/_count
 }
 
-// touchAll gives every vector a child with plausible labels, so that every metric has a series in
-// the scrape (a vector without children exports nothing, not even its TYPE line).
-func touchAll(m *metrics.Metrics) {
-	m.BinlogLag.Set(0.4)
-	for _, a := range []string{"insert", "update", "delete"} {
-		m.BinlogEvents.WithLabelValues(a).Inc()
-	}
-	m.CheckpointAge.Set(1)
-	m.Detected.Inc()
-	for _, o := range []string{metrics.OrderWritten, metrics.OrderAlreadyWritten, metrics.OrderSkipped,
-		metrics.OrderConflict, metrics.OrderDeadLettered, metrics.OrderRetried} {
-		m.Orders.WithLabelValues(o).Inc()
-	}
-	for _, o := range []string{"success", "repeat", "transient", "permanent"} {
-		m.CarrierRequests.WithLabelValues("sim", "create", o).Inc()
-	}
-	m.CarrierRequests.WithLabelValues("sim", "track", "success").Inc()
-	m.CarrierDuration.WithLabelValues("sim", "create").Observe(0.04)
-	m.CarrierDuration.WithLabelValues("sim", "track").Observe(0.02)
-	for _, k := range []string{"waybill", "status"} {
-		m.Writebacks.WithLabelValues(k, "written").Inc()
-		m.Writebacks.WithLabelValues(k, "error").Inc()
-		m.WritebackDuration.WithLabelValues(k).Observe(0.003)
-	}
-	m.Writebacks.WithLabelValues("waybill", "already_written").Inc()
-	m.Writebacks.WithLabelValues("waybill", "conflict").Inc()
-	m.EndToEnd.Observe(0.08)
-	m.RetryDepth.Set(2)
-	m.DeadLetterDepth.Set(1)
-	for _, o := range []string{"ok", "bad_signature", "malformed", "duplicate", "stale", "unknown_waybill"} {
-		m.Pushes.WithLabelValues("sim", o).Inc()
-	}
-	for _, s := range []string{"picked_up", "in_transit", "delivered", "exception"} {
-		m.StatusTransitions.WithLabelValues(s).Inc()
-	}
-	m.UnknownStatusCodes.WithLabelValues("sim").Inc()
-	m.StuckOrders.Inc()
-	m.NoPickup.Inc()
-	m.Leader.Set(1)
-	m.Ready.Set(1)
-}
-
-// liveScrape serves a fresh registry on 127.0.0.1 and GETs /metrics in the text format, as
-// Prometheus would without content negotiation.
+// liveScrape is the first scrape of a daemon: the pipeline built from the root config.yaml,
+// before it has run or seen anything, served on 127.0.0.1 and read in the text format, as
+// Prometheus would without content negotiation. Every series the dashboard and the alert rules
+// name must be in it, or they show "no data" until the first event of its kind.
 func liveScrape(t *testing.T) scrape {
 	t.Helper()
-	m := metrics.New()
-	touchAll(m)
+	t.Setenv("SHOP_DB_PASSWORD", "x")
+	t.Setenv("KDNIAO_APP_KEY", "x")
+	cfg, err := config.Load(rootConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carriers := map[string]pipeline.Carrier{}
+	for _, c := range cfg.Carriers {
+		if carriers[c.Name], err = pipeline.NewCarrier(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := pipeline.New(pipeline.Options{Config: cfg, Log: slog.New(slog.DiscardHandler), Carriers: carriers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Metrics()
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
 	srv := httptest.NewServer(mux) // listens on 127.0.0.1
@@ -379,7 +355,7 @@ func TestMetricNamesExist(t *testing.T) {
 					hint = fmt.Sprintf(" (%s is a %s: select %s_bucket, _sum or _count)", n, s.families[n], n)
 				}
 				t.Errorf("%s uses %s, which the /metrics scrape does not have%s; "+
-					"if it is a new vector, give it a series in touchAll", where, n, hint)
+					"if it is a new vector, give it its zero series in metrics.Init", where, n, hint)
 			}
 		}
 		return names

@@ -162,10 +162,11 @@ func TestExecFileLoadsECShop(t *testing.T) {
 	db, name := testenv.NewDatabase(t)
 	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
 	got := tableEngines(t, db, name)
+	// The tables shipsync touches, at least: the schema may carry more of ECShop's (returns).
 	want := []string{"ecs_order_info", "ecs_order_goods", "ecs_goods", "ecs_region", "ecs_shipping",
 		"ecs_payment", "ecs_pay_log", "ecs_order_action", "ecs_delivery_order", "ecs_delivery_goods"}
-	if len(got) != len(want) {
-		t.Errorf("%d tables %v, want %d", len(got), got, len(want))
+	if len(got) < len(want) {
+		t.Errorf("%d tables %v, want at least %d", len(got), got, len(want))
 	}
 	for _, table := range want {
 		if got[table] != "MyISAM" {

@@ -62,7 +62,7 @@ func TestRedisCluster(t *testing.T) {
 	if _, err := db.Exec("UPDATE ecs_order_info SET address = 'Fixed Road 1' WHERE order_id = ?", ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := store.Revive(ctx, key); !ok || err != nil {
+	if ok, err := store.Revive(ctx, key, ""); !ok || err != nil {
 		t.Fatalf("revive: %v %v", ok, err)
 	}
 	waitShipped(t, db, len(ids))

@@ -7,21 +7,28 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/state"
 )
 
 const dlqUsage = `usage: shipsync dlq <list|show KEY|retry KEY...|retry --all|drop KEY...> --config FILE [--json]
 
-  list          the dead letter: order, code, carrier, attempts, last error, age
-  show KEY      one order's record
-  retry KEY     send orders back through the normal path (the running daemon picks them up;
-                the claim and the carrier's OrderCode still guarantee one waybill)
-  retry --all   every order in the dead letter
-  drop KEY      take orders out of the dead letter for good (they are never shipped by shipsync)
+  list [--limit N]       the dead letter, oldest first: order, code, carrier (and its pin),
+                         attempts, last error, age
+  show KEY               one order's record, with its pin and route
+  retry KEY              send orders back through the normal path (the running daemon picks
+                         them up; the claim and the carrier's OrderCode still guarantee one waybill)
+  retry --all            every order in the dead letter
+  retry ... --carrier C  send them to carrier C (a configured one); refused for an order pinned
+                         to another carrier, which may already hold its waybill
+  drop KEY               take orders out of the dead letter for good (never shipped by shipsync)
+
+Only Redis is needed: the shop database may be down.
 `
 
 // dlqCmd is `shipsync dlq`. KEY is the order's primary key (orders.key).
@@ -36,6 +43,8 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	path := fs.String("config", "config.yaml", "configuration file")
 	asJSON := fs.Bool("json", false, "print JSON")
 	all := fs.Bool("all", false, "retry: every order in the dead letter")
+	carrier := fs.String("carrier", "", "retry: the carrier to send the orders to (default: as routed)")
+	limit := fs.Int("limit", 0, "list: at most this many orders, oldest first (0: all)")
 	// Flags may come before or after the keys (shipsync dlq retry 42 --config x.yaml).
 	var keys []string
 	for rest := args[1:]; ; {
@@ -47,14 +56,21 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		keys, rest = append(keys, fs.Arg(0)), fs.Args()[1:]
 	}
-	d, err := loadAndOpen(ctx, *path)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if *carrier != "" && !slices.ContainsFunc(cfg.Carriers, func(c config.Carrier) bool { return c.Name == *carrier }) {
+		return fmt.Errorf("--carrier %q is not a configured carrier", *carrier)
+	}
+	d, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.close()
 	switch {
 	case sub == "list" && len(keys) == 0:
-		return dlqList(ctx, d.store, stdout, *asJSON)
+		return dlqList(ctx, d.store, *limit, stdout, *asJSON)
 	case sub == "show" && len(keys) == 1:
 		return dlqShow(ctx, d.store, keys[0], stdout, *asJSON)
 	case sub == "retry" && (*all != (len(keys) > 0)):
@@ -63,7 +79,13 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return err
 			}
 		}
-		return dlqEach(ctx, keys, stdout, "sent back to the retry schedule", d.store.Revive)
+		done := "sent back to the retry schedule"
+		if *carrier != "" {
+			done += ", to carrier " + *carrier
+		}
+		return dlqEach(ctx, keys, stdout, done, func(ctx context.Context, key string) (bool, error) {
+			return d.store.Revive(ctx, key, *carrier)
+		})
 	case sub == "drop" && len(keys) > 0:
 		return dlqEach(ctx, keys, stdout, "dropped", d.store.Drop)
 	}
@@ -71,10 +93,24 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return exitCode(2)
 }
 
+// openState connects to Redis only: the dead letter and most of status live there, and an
+// operator needs them most when the shop's database is down or a template no longer prepares.
+func openState(ctx context.Context, cfg *config.Config) (*deps, error) {
+	d := &deps{rdb: newRedis(cfg.State.Redis)}
+	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
+	if err := d.store.Ping(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("redis %s: %w", strings.Join(cfg.State.Redis.Servers(), ","), err)
+	}
+	return d, nil
+}
+
 type dlqEntry struct {
 	Order     string    `json:"order"`
 	OrderCode string    `json:"order_code"`
 	Carrier   string    `json:"carrier"`
+	Pinned    bool      `json:"pinned"` // only Carrier may be asked: it may hold the waybill
+	Route     string    `json:"route,omitempty"`
 	Waybill   string    `json:"waybill,omitempty"`
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error"`
@@ -82,24 +118,21 @@ type dlqEntry struct {
 }
 
 func entry(r state.Record) dlqEntry {
-	return dlqEntry{Order: r.Key, OrderCode: r.OrderCode, Carrier: r.Carrier, Waybill: r.Waybill,
-		Attempts: r.Attempts, LastError: r.LastError, Since: r.UpdatedAt}
+	return dlqEntry{Order: r.Key, OrderCode: r.OrderCode, Carrier: r.Carrier, Pinned: pinned(r), Route: r.Route,
+		Waybill: r.Waybill, Attempts: r.Attempts, LastError: r.LastError, Since: r.UpdatedAt}
 }
 
-func dlqList(ctx context.Context, s *state.Store, w io.Writer, asJSON bool) error {
-	keys, err := s.DeadKeys(ctx)
+// pinned: the order may only go back to its carrier (state.Revive refuses another).
+func pinned(r state.Record) bool { return r.Sticky && r.Carrier != "" }
+
+func dlqList(ctx context.Context, s *state.Store, limit int, w io.Writer, asJSON bool) error {
+	recs, err := s.DeadRecords(ctx, limit)
 	if err != nil {
 		return err
 	}
-	entries := []dlqEntry{}
-	for _, k := range keys {
-		r, ok, err := s.Get(ctx, k)
-		if err != nil {
-			return err
-		}
-		if ok {
-			entries = append(entries, entry(r))
-		}
+	entries := make([]dlqEntry, 0, len(recs))
+	for _, r := range recs {
+		entries = append(entries, entry(r))
 	}
 	if asJSON {
 		return json.NewEncoder(w).Encode(entries)
@@ -111,7 +144,11 @@ func dlqList(ctx context.Context, s *state.Store, w io.Writer, asJSON bool) erro
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORDER\tCODE\tCARRIER\tATTEMPTS\tLAST ERROR\tAGE")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Order, e.OrderCode, dash(e.Carrier), e.Attempts,
+		carrier := dash(e.Carrier)
+		if e.Pinned {
+			carrier += " (pinned)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", e.Order, e.OrderCode, carrier, e.Attempts,
 			clip(e.LastError, 70), time.Since(e.Since).Round(time.Second))
 	}
 	return tw.Flush()
@@ -132,7 +169,8 @@ func dlqShow(ctx context.Context, s *state.Store, key string, w io.Writer, asJSO
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, kv := range [][2]string{{"order", r.Key}, {"state", r.State}, {"order code", r.OrderCode},
-		{"carrier", dash(r.Carrier)}, {"waybill", dash(r.Waybill)}, {"attempts", fmt.Sprint(r.Attempts)},
+		{"carrier", dash(r.Carrier)}, {"pinned", pin(r)}, {"route", dash(r.Route)},
+		{"waybill", dash(r.Waybill)}, {"attempts", fmt.Sprint(r.Attempts)},
 		{"last error", dash(r.LastError)}, {"detected", r.CreatedAt.Format(time.RFC3339)},
 		{"updated", r.UpdatedAt.Format(time.RFC3339)}} {
 		fmt.Fprintf(tw, "%s\t%s\n", kv[0], kv[1])
@@ -140,23 +178,36 @@ func dlqShow(ctx context.Context, s *state.Store, key string, w io.Writer, asJSO
 	return tw.Flush()
 }
 
+func pin(r state.Record) string {
+	if pinned(r) {
+		return "yes, to " + r.Carrier + " (it may hold the waybill: retry only sends it there)"
+	}
+	return "no"
+}
+
+// dlqEach applies fn to every key; an order refused for its pin is reported at the end, with
+// the ones not in the dead letter, and does not stop the others.
 func dlqEach(ctx context.Context, keys []string, w io.Writer, done string, fn func(context.Context, string) (bool, error)) error {
 	var missing []string
+	var refused []error
 	for _, k := range keys {
 		ok, err := fn(ctx, k)
-		if err != nil {
+		switch {
+		case errors.Is(err, state.ErrPinned):
+			refused = append(refused, err)
+			continue
+		case err != nil:
 			return err
-		}
-		if !ok {
+		case !ok:
 			missing = append(missing, k)
 			continue
 		}
 		fmt.Fprintf(w, "order %s: %s\n", k, done)
 	}
 	if len(missing) > 0 {
-		return errors.New("not in the dead letter: " + strings.Join(missing, ", "))
+		refused = append(refused, errors.New("not in the dead letter: "+strings.Join(missing, ", ")))
 	}
-	return nil
+	return errors.Join(refused...)
 }
 
 func dash(s string) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/testenv"
 )
 
 func TestDLQCommand(t *testing.T) {
@@ -19,7 +20,7 @@ func TestDLQCommand(t *testing.T) {
 		if _, _, err := s.Claim(ctx, key, "p:"+key, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeadLetter(ctx, key, "p:"+key, reason, true); err != nil {
+		if err := s.DeadLetter(ctx, key, "p:"+key, reason, true, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,5 +65,99 @@ func TestDLQCommand(t *testing.T) {
 	}
 	if _, err = run("frobnicate"); !errors.As(err, &code) || code != 2 {
 		t.Fatalf("unknown subcommand: %v", err)
+	}
+}
+
+// TestAdminCommandsWithoutTheShop: the dead letter and status need Redis, not the shop. With
+// shop.addr on a closed port, or an orders.query that does not prepare, every dlq command works
+// and status reports what Redis knows and that the shop is unreachable. `dlq retry --carrier`
+// re-routes an unpinned order and refuses, naming the pin, one pinned to another carrier.
+func TestAdminCommandsWithoutTheShop(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		broken   func(t *testing.T) [2]string // a replacement in config.yaml
+		shopDown bool
+	}{
+		{"shop down", func(t *testing.T) [2]string {
+			return [2]string{"addr: " + testenv.MySQLAddr(), "addr: " + testenv.FreeAddr(t)}
+		}, true},
+		{"broken orders.query", func(*testing.T) [2]string {
+			return [2]string{"  FROM ecs_order_info o\n", "  FROM no_such_table o\n"}
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, name := testenv.NewDatabase(t)
+			rdb, prefix := testenv.RequireRedis(t)
+			t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
+			t.Setenv("KDNIAO_APP_KEY", testenv.TestAppKey)
+			conf := testenv.WriteConfig(t, name, prefix, "http://127.0.0.1:8700", c.broken(t))
+			s := state.New(rdb, prefix)
+			ctx := context.Background()
+			for key, sticky := range map[string]bool{"5": false, "6": true, "7": false} {
+				owner := "p:" + key
+				if _, _, err := s.Claim(ctx, key, owner, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Submitting(ctx, key, owner, "SO"+key, "sf", "SF"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.DeadLetter(ctx, key, owner, "carrier refused: 102 bad phone", true, sticky); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.SaveCheckpoint(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 4}); err != nil {
+				t.Fatal(err)
+			}
+			run := func(args ...string) (string, error) {
+				var out, errOut bytes.Buffer
+				err := dispatch(ctx, append(args, "--config", conf), &out, &errOut)
+				return out.String() + errOut.String(), err
+			}
+
+			if out, err := run("dlq", "list"); err != nil || strings.Count(out, "102 bad phone") != 3 || !strings.Contains(out, "sf (pinned)") {
+				t.Fatalf("dlq list: %v\n%s", err, out)
+			}
+			if out, err := run("dlq", "show", "6"); err != nil || !strings.Contains(out, "pinned") || !strings.Contains(out, "yes, to sf") {
+				t.Fatalf("dlq show of a pinned order: %v\n%s", err, out)
+			}
+			out, err := run("dlq", "retry", "6", "--carrier", "sim")
+			if err == nil || !strings.Contains(err.Error(), "pinned to carrier sf") {
+				t.Fatalf("dlq retry --carrier of a pinned order: %v\n%s", err, out)
+			}
+			if r, _, _ := s.Get(ctx, "6"); r.State != state.Failed || r.Route != "" {
+				t.Fatalf("the refused order changed: %+v", r)
+			}
+			if out, err := run("dlq", "retry", "5", "--carrier", "nope"); err == nil || !strings.Contains(err.Error(), "not a configured carrier") {
+				t.Fatalf("dlq retry --carrier of an unknown carrier: %v\n%s", err, out)
+			}
+			if out, err := run("dlq", "retry", "5", "--carrier", "sim"); err != nil || !strings.Contains(out, "order 5: sent back") {
+				t.Fatalf("dlq retry --carrier: %v\n%s", err, out)
+			}
+			if r, _, _ := s.Get(ctx, "5"); r.State != state.Retry || r.Route != "sim" {
+				t.Fatalf("re-routed record: %+v", r)
+			}
+			if out, err := run("dlq", "drop", "7"); err != nil || !strings.Contains(out, "order 7: dropped") {
+				t.Fatalf("dlq drop: %v\n%s", err, out)
+			}
+
+			var outBuf, errBuf bytes.Buffer
+			if err := dispatch(ctx, []string{"status", "--config", conf, "--json"}, &outBuf, &errBuf); err != nil {
+				t.Fatalf("status --json: %v\n%s", err, errBuf.String())
+			}
+			var r statusReport
+			if err := json.Unmarshal(outBuf.Bytes(), &r); err != nil {
+				t.Fatalf("%v\n%s", err, outBuf.String())
+			}
+			if r.Checkpoint != "mysql-bin.000001:4" || r.DeadLetter != 1 || r.RetryQueue != 1 || r.Orders["failed"] != 1 {
+				t.Errorf("status: %+v", r)
+			}
+			if c.shopDown != (r.ShopError != "") || c.shopDown == (r.BinlogEnd != "") {
+				t.Errorf("shop down %v, but status says binlog end %q, shop error %q", c.shopDown, r.BinlogEnd, r.ShopError)
+			}
+			out, err = run("status")
+			if err != nil || !strings.Contains(out, "dead letter    1") || c.shopDown != strings.Contains(out, "unreachable") {
+				t.Errorf("status table: %v\n%s", err, out)
+			}
+		})
 	}
 }

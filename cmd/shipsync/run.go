@@ -103,15 +103,6 @@ type deps struct {
 	shop  *shopdb.DB
 }
 
-// loadAndOpen is what the inspection commands (status, dlq) start with.
-func loadAndOpen(ctx context.Context, path string) (*deps, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return open(ctx, cfg)
-}
-
 func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 	d := &deps{}
 	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, cfg.Shop.MaxConns)
@@ -120,7 +111,7 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 		return nil, fmt.Errorf("shop database %s: %w", cfg.Shop.Addr, err)
 	}
 	d.rdb = newRedis(cfg.State.Redis)
-	d.store = state.New(d.rdb, cfg.State.Redis.Prefix)
+	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
 	if err := d.store.Ping(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("redis %s: %w", strings.Join(cfg.State.Redis.Servers(), ","), err)
@@ -143,7 +134,8 @@ func newRedis(r config.Redis) redis.UniversalClient {
 
 func shopConfig(cfg *config.Config) shopdb.Config {
 	return shopdb.Config{Query: cfg.Orders.Query, ItemsQuery: cfg.Orders.ItemsQuery, BackfillQuery: cfg.Orders.BackfillQuery,
-		Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status}
+		Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status,
+		ReadTimeout: cfg.Shop.ReadTimeout, WriteTimeout: cfg.Shop.WriteTimeout}
 }
 
 func (d *deps) close() {

@@ -140,8 +140,8 @@ func simCarrierCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		pushes = fmt.Sprintf("pushing traces to %s at %v× time", *pushTo, *timeScale)
 	}
 
-	fmt.Fprintf(stdout, "sim-carrier listening on http://%s (POST /api/EOrderService: 1007 create, 1002 query; GET /stats); %s\n",
-		ln.Addr(), pushes)
+	fmt.Fprintf(stdout, "sim-carrier listening on http://%s (POST %s: 1007 create; POST %s: 1002 query; GET /stats); %s\n",
+		ln.Addr(), sim.CreatePath, sim.TrackPath, pushes)
 	log.Info("sim-carrier started", "listen", ln.Addr().String(), "ebusiness_id", *ebusinessID,
 		"latency", latency.String(), "error_rate", *errorRate, "timeout_after_commit", *timeoutAfterCommit,
 		"hang", hang.String(), "pickup_after", pickupAfter.String(), "seed", *seed,

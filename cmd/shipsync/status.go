@@ -9,7 +9,9 @@ import (
 	"sort"
 	"time"
 
+	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sources/binlog"
+	"github.com/shipsync/shipsync/sync/config"
 )
 
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -20,12 +22,18 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := fs.Parse(args); err != nil {
 		return exitCode(2)
 	}
-	d, err := loadAndOpen(ctx, *path)
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	d, err := openState(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	r, err := gatherStatus(ctx, d)
+	// The shop only adds the binlog end; when it does not answer, say so and report the rest.
+	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, 1)
+	r, err := gatherStatus(ctx, d, cfg.Shop.ReadTimeout)
 	if err != nil {
 		return err
 	}
@@ -34,12 +42,20 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(stdout, "binlog end     %s\n", r.BinlogEnd)
+	switch {
+	case r.ShopError != "":
+		fmt.Fprintf(stdout, "binlog end     unknown: the shop database %s is unreachable (%s)\n", cfg.Shop.Addr, r.ShopError)
+	default:
+		fmt.Fprintf(stdout, "binlog end     %s\n", r.BinlogEnd)
+	}
 	switch {
 	case r.Checkpoint == "":
 		fmt.Fprintln(stdout, "checkpoint     none (first start runs at the binlog end with a backfill)")
 	case r.BytesBehind != nil:
 		fmt.Fprintf(stdout, "checkpoint     %s (%d bytes behind), saved %s ago\n", r.Checkpoint, *r.BytesBehind,
+			(time.Duration(r.CheckpointAgeSeconds) * time.Second).String())
+	case r.ShopError != "":
+		fmt.Fprintf(stdout, "checkpoint     %s, saved %s ago\n", r.Checkpoint,
 			(time.Duration(r.CheckpointAgeSeconds) * time.Second).String())
 	default:
 		fmt.Fprintf(stdout, "checkpoint     %s (an older binlog file), saved %s ago\n", r.Checkpoint,
@@ -56,7 +72,8 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // statusReport is `shipsync status`, as a table or JSON.
 type statusReport struct {
-	BinlogEnd            string         `json:"binlog_end"`
+	BinlogEnd            string         `json:"binlog_end"`           // empty when the shop did not answer
+	ShopError            string         `json:"shop_error,omitempty"` // why the binlog end is unknown
 	Checkpoint           string         `json:"checkpoint"`
 	GTID                 string         `json:"gtid,omitempty"`
 	BytesBehind          *uint32        `json:"bytes_behind,omitempty"` // when in the same binlog file
@@ -67,21 +84,30 @@ type statusReport struct {
 	Parcels              map[string]int `json:"parcels_by_status"`
 }
 
-func gatherStatus(ctx context.Context, d *deps) (statusReport, error) {
+// gatherStatus reads Redis, and the binlog end from d.db within timeout; a shop that does not
+// answer is reported in ShopError, not as a failure.
+func gatherStatus(ctx context.Context, d *deps, timeout time.Duration) (statusReport, error) {
 	var r statusReport
 	cp, ok, err := d.store.LoadCheckpoint(ctx)
 	if err != nil {
 		return r, err
 	}
-	cur, err := binlog.CurrentPosition(ctx, d.db)
-	if err != nil {
-		return r, err
+	shopCtx, cancel := context.WithTimeout(ctx, timeout)
+	var cur binlog.Position
+	err = d.db.PingContext(shopCtx) // CurrentPosition would take "unreachable" for "no binlog"
+	if err == nil {
+		cur, err = binlog.CurrentPosition(shopCtx, d.db)
 	}
-	r.BinlogEnd = cur.String()
+	cancel()
+	if err != nil {
+		r.ShopError = err.Error()
+	} else {
+		r.BinlogEnd = cur.String()
+	}
 	if ok {
 		r.Checkpoint, r.GTID = fmt.Sprintf("%s:%d", cp.File, cp.Pos), cp.GTID
 		r.CheckpointAgeSeconds = int64(time.Since(cp.SavedAt).Seconds())
-		if cp.File == cur.File {
+		if r.ShopError == "" && cp.File == cur.File {
 			behind := cur.Pos - min(cp.Pos, cur.Pos)
 			r.BytesBehind = &behind
 		}

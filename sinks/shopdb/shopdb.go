@@ -1,6 +1,7 @@
 package shopdb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -24,6 +25,13 @@ type Config struct {
 	Waybill        []string
 	CurrentWaybill string              // optional, the waybill already stored for :key
 	Status         map[string][]string // canonical status -> statements
+	// ReadTimeout bounds each Order and Items read, WriteTimeout each write-back transaction
+	// (defaults 10 s and 30 s), so a connection that goes silent fails the call instead of
+	// holding the caller until TCP gives up. In a pool made by Connect a connection whose
+	// statement ran out of time is discarded, never handed to the next caller (see guarded).
+	// Backfill has no deadline: it may scan the whole table.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
 }
 
 // DB runs the configured statements, each prepared once. It is safe for concurrent use.
@@ -36,6 +44,8 @@ type DB struct {
 	current  *prepared
 	status   map[string][]*prepared
 	txOpts   *sql.TxOptions // write transactions: see writeTx
+	readTO   time.Duration  // each Order or Items read
+	writeTO  time.Duration  // each write-back transaction
 }
 
 type prepared struct {
@@ -48,13 +58,18 @@ type prepared struct {
 // reported with its name (orders.query, writeback.waybill[1], ...). With a pool made by Connect,
 // write transactions save a round trip (see writeTx).
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
-	d := &DB{db: db, status: map[string][]*prepared{}, txOpts: writeTx}
+	d := &DB{db: db, status: map[string][]*prepared{}, txOpts: writeTx,
+		readTO: cmp.Or(cfg.ReadTimeout, 10*time.Second), writeTO: cmp.Or(cfg.WriteTimeout, 30*time.Second)}
 	if _, ok := readCommittedPools.Load(db); ok {
 		d.txOpts = nil // the session already is
 	}
 	var err error
 	prep := func(name, text string) *prepared {
 		if err != nil || strings.TrimSpace(text) == "" {
+			return nil
+		}
+		if BarePlaceholders(text) > 0 {
+			err = fmt.Errorf("prepare %s: a bare ? placeholder: bind named parameters (:key, :waybill, ...)", name)
 			return nil
 		}
 		p := &prepared{name: name, t: Compile(text)}
@@ -82,6 +97,11 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 	}
 	if err == nil && len(d.waybill) == 0 {
 		err = errors.New("writeback.waybill is empty")
+	}
+	if err == nil && d.current == nil {
+		// Without it a guard that changed nothing cannot tell a replay from a shop row holding
+		// another number, and a conflict would be taken for our own write.
+		err = errors.New("writeback.current_waybill is empty")
 	}
 	if err != nil {
 		d.Close()
@@ -143,14 +163,16 @@ func (e *DataError) Permanent() bool { return true }
 // Order reads the order by key. found is false when the query returns no row: the order is not
 // (or no longer) eligible.
 func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.readTO)
+	defer cancel()
 	rows, err := d.query.stmt.QueryContext(ctx, mustArgs(d.query, map[string]any{"key": key})...)
 	if err != nil {
-		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, err)
+		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, timedOut(ctx, err))
 	}
 	defer rows.Close()
 	vals, err := scanMaps(rows, 1)
 	if err != nil {
-		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, err)
+		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, timedOut(ctx, err))
 	}
 	if len(vals) == 0 {
 		return Order{}, false, nil
@@ -184,14 +206,16 @@ func (d *DB) Items(ctx context.Context, key string) ([]Item, error) {
 	if d.items == nil {
 		return nil, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, d.readTO)
+	defer cancel()
 	rows, err := d.items.stmt.QueryContext(ctx, mustArgs(d.items, map[string]any{"key": key})...)
 	if err != nil {
-		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, err)
+		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, timedOut(ctx, err))
 	}
 	defer rows.Close()
 	vals, err := scanMaps(rows, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, err)
+		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, timedOut(ctx, err))
 	}
 	items := make([]Item, 0, len(vals))
 	for _, v := range vals {
@@ -262,7 +286,7 @@ func (o Outcome) String() string {
 // waybill found in the shop when the outcome is Conflict. A transaction that loses a lock race
 // (deadlock, lock wait timeout, InnoDB's auto-increment lock) is run again at once, a few times.
 func (d *DB) WriteWaybill(ctx context.Context, values map[string]any) (outcome Outcome, existing string, err error) {
-	err = retryLocks(ctx, func() error {
+	err = d.retryLocks(ctx, func(ctx context.Context) error {
 		outcome, existing, err = d.writeWaybill(ctx, values)
 		return err
 	})
@@ -311,10 +335,11 @@ func serverCode(err error) (uint16, bool) {
 	return 0, false
 }
 
-func retryLocks(ctx context.Context, fn func() error) error {
+// retryLocks runs the write transaction fn, each attempt under shop.write_timeout.
+func (d *DB) retryLocks(ctx context.Context, fn func(context.Context) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = fn()
+		err = d.withinWrite(ctx, fn)
 		if code, ok := serverCode(err); !ok || !lockErrors[code] {
 			return err
 		}
@@ -327,6 +352,22 @@ func retryLocks(ctx context.Context, fn func() error) error {
 		}
 	}
 	return err
+}
+
+// withinWrite runs fn with a deadline of shop.write_timeout.
+func (d *DB) withinWrite(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d.writeTO)
+	defer cancel()
+	return timedOut(ctx, fn(ctx))
+}
+
+// timedOut says so when err came after ctx ended: the driver reports a statement it cut short
+// only as a closed connection.
+func timedOut(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ctx.Err())
 }
 
 func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
@@ -343,8 +384,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	if changed == 0 {
 		tx.Rollback() //nolint:errcheck
 		outcome, existing, err = d.whyUnchanged(ctx, d.currentStmt(ctx, nil), values)
-		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 || d.current == nil {
-			// Without current_waybill we cannot tell our waybill from another: write nothing more.
+		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 {
 			return outcome, existing, err
 		}
 		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a
@@ -379,7 +419,7 @@ type WaybillResult struct {
 // caller then writes the orders one by one, and on a non-transactional table whatever the batch
 // already wrote is recognised as AlreadyWritten and completed, like a replay.
 func (d *DB) WriteWaybills(ctx context.Context, batch []map[string]any) (res []WaybillResult, err error) {
-	err = retryLocks(ctx, func() error {
+	err = d.retryLocks(ctx, func(ctx context.Context) error {
 		res, err = d.writeWaybills(ctx, batch)
 		return err
 	})
@@ -434,9 +474,6 @@ func (d *DB) currentStmt(ctx context.Context, tx *sql.Tx) *sql.Stmt {
 // whyUnchanged tells why the guard changed nothing, reading the shop's waybill with current
 // (writeback.current_waybill; nil when not configured).
 func (d *DB) whyUnchanged(ctx context.Context, current *sql.Stmt, values map[string]any) (Outcome, string, error) {
-	if current == nil {
-		return AlreadyWritten, "", nil // cannot tell; the guard kept the row safe either way
-	}
 	var cur sql.NullString
 	err := current.QueryRowContext(ctx, mustArgs(d.current, values)...).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -477,7 +514,7 @@ func (d *DB) WriteStatus(ctx context.Context, status string, values map[string]a
 	if len(list) == 0 {
 		return false, nil
 	}
-	return true, retryLocks(ctx, func() error { return d.writeStatus(ctx, status, list, values) })
+	return true, d.retryLocks(ctx, func(ctx context.Context) error { return d.writeStatus(ctx, status, list, values) })
 }
 
 func (d *DB) writeStatus(ctx context.Context, status string, list []*prepared, values map[string]any) error {

@@ -158,7 +158,8 @@ func TestUnusableData(t *testing.T) {
 		"SELECT order_sn AS code FROM ecs_order_info WHERE order_id = :key",
 		"SELECT order_sn AS order_code, 'heavy' AS weight_kg FROM ecs_order_info WHERE order_id = :key",
 	} {
-		s, err := shopdb.Open(ctx, db, shopdb.Config{Query: q, Waybill: waybillSQL[:1]})
+		s, err := shopdb.Open(ctx, db, shopdb.Config{Query: q, Waybill: waybillSQL[:1],
+			CurrentWaybill: "SELECT invoice_no FROM ecs_order_info WHERE order_id = :key"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,16 +36,22 @@ const (
 	Failed         Outcome = "failed" // could not be applied now (state or shop unreachable)
 )
 
+// Outcomes lists every Outcome, for counters that start at zero.
+var Outcomes = []Outcome{OK, BadSignature, Malformed, Duplicate, Stale, UnknownWaybill, Forbidden, Failed}
+
 // Update is one waybill's news in a push, already mapped to the canonical status model.
 type Update struct {
 	Waybill   string
 	OrderCode string
-	Status    string // canonical status; "" for a pure exception report
-	Exception bool
-	Reason    string
-	Time      time.Time // the newest event's time
-	Code      string    // the carrier's raw code, for logs
-	Known     bool      // false when the carrier's code is not in the mapping table
+	// ShipperCode names the courier of the waybill when the push says (Kdniao: one account
+	// pushes every courier's waybills to one URL); "" when the format names none.
+	ShipperCode string
+	Status      string // canonical status; "" for a pure exception report
+	Exception   bool
+	Reason      string
+	Time        time.Time // the newest event's time
+	Code        string    // the carrier's raw code, for logs
+	Known       bool      // false when the carrier's code is not in the mapping table
 }
 
 // Decoder is one carrier type's push format. Decode verifies the signature over the raw body

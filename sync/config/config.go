@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
 )
 
 // Config is the whole configuration file. Every key is documented in the root config.yaml.
@@ -44,6 +46,11 @@ type Shop struct {
 	Charset   string        `yaml:"charset"`   // connection charset, default utf8mb4
 	MaxConns  int           `yaml:"max_conns"` // pool size for queries and write-back
 	Heartbeat time.Duration `yaml:"heartbeat"` // binlog heartbeat period, keeps lag honest when idle
+	// ReadTimeout bounds each enrichment read (orders.query, items_query) and
+	// WriteTimeout each write-back transaction, so a shop connection that goes silent fails
+	// the call (which retries) instead of holding a worker until TCP gives up.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
 // Orders says which table is watched, what "paid" means and how an order is read.
@@ -106,6 +113,7 @@ type Carrier struct {
 	Name        string        `yaml:"name"` // used in routing, /push/{name} and metric labels
 	Type        string        `yaml:"type"` // kdniao
 	URL         string        `yaml:"url"`
+	TrackURL    string        `yaml:"track_url"` // trace queries (Kdniao 1002: its own endpoint, not url)
 	EBusinessID string        `yaml:"ebusiness_id"`
 	AppKey      string        `yaml:"app_key"`
 	ShipperCode string        `yaml:"shipper_code"`
@@ -188,6 +196,10 @@ type State struct {
 	// LeaderTTL is the binlog reader's lease: only its holder tails the binlog and moves the
 	// checkpoint; a standby takes over within this time after the leader dies.
 	LeaderTTL time.Duration `yaml:"leader_ttl"`
+	// Retention is how long a settled order (written with a delivered, returned or cancelled
+	// parcel; conflict; skipped; dropped) keeps its record and waybill index after its last
+	// status change. Open work (retrying, dead letter, undelivered parcels) never expires.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Redis is a Redis connection.
@@ -279,6 +291,8 @@ func (c *Config) applyDefaults() {
 	setString(&c.Shop.Charset, "utf8mb4")
 	setInt(&c.Shop.MaxConns, 16)
 	setDuration(&c.Shop.Heartbeat, time.Second)
+	setDuration(&c.Shop.ReadTimeout, 10*time.Second)
+	setDuration(&c.Shop.WriteTimeout, 30*time.Second)
 	if c.Shop.ServerID == 0 {
 		c.Shop.ServerID = 4201
 	}
@@ -295,6 +309,9 @@ func (c *Config) applyDefaults() {
 		setInt(&cr.PayType, 1)
 		setInt(&cr.ExpType, 1)
 		setDuration(&cr.PollEvery, 30*time.Minute)
+		if cr.Type == "kdniao" && cr.URL == kdniao.ProductionURL {
+			setString(&cr.TrackURL, kdniao.ProductionTrackURL)
+		}
 		setInt(&cr.Breaker.Failures, 5)
 		setDuration(&cr.Breaker.Cooldown, 30*time.Second)
 	}
@@ -317,6 +334,7 @@ func (c *Config) applyDefaults() {
 	}
 	setString(&c.State.Redis.Prefix, "shipsync:")
 	setDuration(&c.State.LeaderTTL, 10*time.Second)
+	setDuration(&c.State.Retention, 90*24*time.Hour)
 
 	setString(&c.HTTP.Listen, "127.0.0.1:9464")
 	if c.HTTP.MaxBody == 0 {

@@ -107,6 +107,7 @@ func TestLoadExample(t *testing.T) {
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", Addrs: []string{}, DB: 0, Prefix: "shipsync:"}},
+		{"state.retention", cfg.State.Retention, 2160 * time.Hour},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
 		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
 		{"kafka", cfg.Kafka, (*Kafka)(nil)},
@@ -236,7 +237,9 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		`shop.server_id: "many" is not an integer`,
 		`orders.paid.colum: unknown key (did you mean "column"?)`,
 		`orders.ready_timeout: "5" is not a duration: add a unit (e.g. "5s")`,
-		"writeback.current_waybill: required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)",
+		"writeback.current_waybill: required: the statement that reads the waybill the shop row holds for :key " +
+			"(e.g. SELECT invoice_no FROM ecs_order_info WHERE order_id = :key); without it a row that already holds " +
+			"another number cannot be told from our own write, and would be taken as written",
 		"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
 		`writeback.status.delivred: unknown status (did you mean "delivered"?); valid statuses: created, picked_up, in_transit, out_for_delivery, ready_for_pickup, returning, delivered, returned, cancelled, exception`,
 		"sender.address: required",
@@ -262,6 +265,8 @@ func TestDefaults(t *testing.T) {
 		{"shop.charset", cfg.Shop.Charset, "utf8mb4"},
 		{"shop.max_conns", cfg.Shop.MaxConns, 16},
 		{"shop.heartbeat", cfg.Shop.Heartbeat, time.Second},
+		{"shop.read_timeout", cfg.Shop.ReadTimeout, 10 * time.Second},
+		{"shop.write_timeout", cfg.Shop.WriteTimeout, 30 * time.Second},
 		{"shop.server_id", cfg.Shop.ServerID, uint32(4201)},
 		{"shop.database", cfg.Shop.Database, "shop"},
 		{"orders.paid.in", cfg.Orders.Paid.In, []string{"2"}},
@@ -275,6 +280,7 @@ func TestDefaults(t *testing.T) {
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:6379", Prefix: "shipsync:"}},
+		{"state.retention", cfg.State.Retention, 90 * 24 * time.Hour},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
 		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
 		{"kafka", cfg.Kafka, (*Kafka)(nil)},
@@ -303,7 +309,7 @@ kafka: {brokers: [k1:9092], group: g}
 
 func TestRedacted(t *testing.T) {
 	cfg := mustParse(t, append(readFile(t, "testdata/minimal.yaml"), `
-  - {name: zto, type: kdniao, url: "https://x.example/api", ebusiness_id: e, app_key: zto-key, shipper_code: ZTO}
+  - {name: zto, type: kdniao, url: "https://x.example/api", track_url: "https://x.example/track", ebusiness_id: e, app_key: zto-key, shipper_code: ZTO}
   - {name: gj, type: signedjson, url: "https://y.example/api", secret: gj-hmac-key, shipper_code: GJ}
 state: {redis: {password: redis-secret}}
 `...))

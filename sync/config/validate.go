@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/status"
 )
@@ -93,6 +94,9 @@ func (v *validator) sql(path, sql string, allowed []string, need ...string) {
 		v.add(path, "empty statement")
 		return
 	}
+	if n := shopdb.BarePlaceholders(sql); n > 0 {
+		v.add(path, "%d bare ? placeholder(s): bind named parameters (:key, :waybill, ...); a literal question mark goes in quotes", n)
+	}
 	used := map[string]bool{}
 	for _, p := range shopdb.Params(sql) {
 		if used[p] {
@@ -143,6 +147,7 @@ func (c *Config) problems() []problem {
 
 	c.validateRedis(v)
 	v.positive("state.leader_ttl", c.State.LeaderTTL)
+	v.positive("state.retention", c.State.Retention)
 	if c.State.Redis.DB < 0 {
 		v.add("state.redis.db", "must not be negative (got %d)", c.State.Redis.DB)
 	}
@@ -215,6 +220,8 @@ func (c *Config) validateShop(v *validator) {
 	v.required("shop.charset", s.Charset, "")
 	v.atLeast("shop.max_conns", s.MaxConns, 1)
 	v.positive("shop.heartbeat", s.Heartbeat)
+	v.positive("shop.read_timeout", s.ReadTimeout)
+	v.positive("shop.write_timeout", s.WriteTimeout)
 }
 
 func (c *Config) validateOrders(v *validator) {
@@ -267,10 +274,11 @@ func (c *Config) validateWriteback(v *validator) {
 		}
 		v.sql(fmt.Sprintf("writeback.waybill[%d]", i), sql, params, need...)
 	}
-	if len(w.Waybill) > 1 && w.CurrentWaybill == "" {
-		v.add("writeback.current_waybill", "required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)")
-	}
-	if w.CurrentWaybill != "" {
+	if w.CurrentWaybill == "" {
+		v.add("writeback.current_waybill", "required: the statement that reads the waybill the shop row holds for :key "+
+			"(e.g. SELECT invoice_no FROM ecs_order_info WHERE order_id = :key); without it a row that already holds "+
+			"another number cannot be told from our own write, and would be taken as written")
+	} else {
 		v.sql("writeback.current_waybill", w.CurrentWaybill, params, "key")
 	}
 	statuses := Statuses()
@@ -312,6 +320,7 @@ func (c *Config) validateCarriers(v *validator) {
 		return
 	}
 	first := map[string]int{}
+	account := map[string]int{} // ebusiness_id -> its first Kdniao carrier
 	for i, cr := range c.Carriers {
 		p := fmt.Sprintf("carriers[%d]", i)
 		switch j, dup := first[cr.Name]; {
@@ -336,10 +345,18 @@ func (c *Config) validateCarriers(v *validator) {
 		} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.add(p+".url", "%q is not an absolute http(s) URL", cr.URL)
 		}
+		c.validateTrackURL(v, p, cr)
 		switch cr.Type {
 		case "kdniao":
 			v.required(p+".ebusiness_id", cr.EBusinessID, " (set it, e.g. from ${KDNIAO_EBUSINESS_ID})")
 			v.required(p+".app_key", cr.AppKey, " (set it, e.g. from ${KDNIAO_APP_KEY})")
+			// One EBusinessID is one account: Kdniao signs all its pushes with its one key, and any
+			// of the account's /push URLs verifies them.
+			if j, ok := account[cr.EBusinessID]; !ok {
+				account[cr.EBusinessID] = i
+			} else if c.Carriers[j].AppKey != cr.AppKey {
+				v.add(p+".app_key", "differs from carriers[%d].app_key, which has the same ebusiness_id: one Kdniao account has one key", j)
+			}
 		case "signedjson":
 			v.required(p+".secret", cr.Secret, " (the shared HMAC secret, e.g. from ${CARRIER_SECRET})")
 		}
@@ -356,6 +373,22 @@ func (c *Config) validateCarriers(v *validator) {
 		v.atLeast(p+".exp_type", cr.ExpType, 1)
 		v.positive(p+".timeout", cr.Timeout)
 		v.atLeast(p+".max_in_flight", cr.MaxInFlight, 1)
+	}
+}
+
+// validateTrackURL: Kdniao answers trace queries (1002) only on its query endpoint, so a
+// carrier whose waybills are polled needs it unless url is Kdniao's production create endpoint
+// (then the default is the production query endpoint).
+func (c *Config) validateTrackURL(v *validator, p string, cr Carrier) {
+	switch u, err := url.Parse(cr.TrackURL); {
+	case cr.TrackURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
+		v.add(p+".track_url", "%q is not an absolute http(s) URL", cr.TrackURL)
+	case cr.TrackURL == "" && cr.Type == "kdniao" && !cr.Pushes():
+		v.add(p+".track_url", "required when push is false (its waybills are polled at Kdniao's query endpoint, e.g. %s)",
+			kdniao.ProductionTrackURL)
+	case cr.TrackURL == "" && cr.Type == "kdniao" && c.Watchdog.SilentAfter > 0:
+		v.add(p+".track_url", "required when url is not Kdniao's production endpoint (waybills silent for "+
+			"watchdog.silent_after are polled at the query endpoint, e.g. %s)", kdniao.ProductionTrackURL)
 	}
 }
 

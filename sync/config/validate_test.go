@@ -44,6 +44,7 @@ func TestValidate(t *testing.T) {
 			c.State.Redis.Addr, c.State.Redis.Addrs, c.State.Redis.Prefix, c.State.Redis.DB = "", []string{"r1"}, "{}:", 2
 		}, []string{`state.redis.addrs[0]: "r1" is not host:port (e.g. "127.0.0.1:6379")`, `state.redis.prefix: a Redis Cluster needs a hash tag in the prefix, e.g. "{shipsync}:", so that every key of one shop is in the same slot (got "{}:")`, "state.redis.db: a Redis Cluster has only db 0 (got 2)"}},
 		{"master name alone", func(c *Config) { c.State.Redis.MasterName = "m" }, []string{"state.redis.master_name: needs the Sentinels' addresses in state.redis.addrs"}},
+		{"retention", func(c *Config) { c.State.Retention = -time.Hour }, []string{"state.retention: must be > 0 (got -1h0m0s)"}},
 
 		{"shop addr without port", func(c *Config) { c.Shop.Addr = "db.internal" }, []string{`shop.addr: "db.internal" is not host:port (e.g. "127.0.0.1:3306")`}},
 		{"shop addr without host", func(c *Config) { c.Shop.Addr = ":3306" }, []string{`shop.addr: ":3306" is not host:port (e.g. "127.0.0.1:3306")`}},
@@ -55,6 +56,8 @@ func TestValidate(t *testing.T) {
 		{"shop server_id", func(c *Config) { c.Shop.ServerID = 0 }, []string{"shop.server_id: must be > 0 (a replication client id, unique on the server)"}},
 		{"shop max_conns", func(c *Config) { c.Shop.MaxConns = -1 }, []string{"shop.max_conns: must be >= 1 (got -1)"}},
 		{"shop heartbeat", func(c *Config) { c.Shop.Heartbeat = -time.Second }, []string{"shop.heartbeat: must be > 0 (got -1s)"}},
+		{"shop read timeout", func(c *Config) { c.Shop.ReadTimeout = -time.Second }, []string{"shop.read_timeout: must be > 0 (got -1s)"}},
+		{"shop write timeout", func(c *Config) { c.Shop.WriteTimeout = -time.Second }, []string{"shop.write_timeout: must be > 0 (got -1s)"}},
 
 		{"orders table missing", func(c *Config) { c.Orders.Table = "" }, []string{"orders.table: required (schema.table of the orders table, e.g. shop.ecs_order_info)"}},
 		{"orders table three parts", func(c *Config) { c.Orders.Table = "a.b.c" }, []string{`orders.table: "a.b.c" is not schema.table or table (write names without quotes)`}},
@@ -108,10 +111,14 @@ func TestValidate(t *testing.T) {
 				"INSERT INTO n VALUES (:key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now)")
 			c.Writeback.CurrentWaybill = "SELECT note FROM o WHERE id = :key"
 		}, nil},
-		{"several waybill statements need current_waybill", func(c *Config) {
-			c.Writeback.Waybill = append(c.Writeback.Waybill, "INSERT INTO n VALUES (:key)")
+		{"current_waybill is required, even with one waybill statement", func(c *Config) {
 			c.Writeback.CurrentWaybill = ""
-		}, []string{"writeback.current_waybill: required when writeback.waybill has several statements (a replay must tell our waybill from another before completing them)"}},
+		}, []string{"writeback.current_waybill: required: the statement that reads the waybill the shop row holds for :key " +
+			"(e.g. SELECT invoice_no FROM ecs_order_info WHERE order_id = :key); without it a row that already holds " +
+			"another number cannot be told from our own write, and would be taken as written"}},
+		{"a bare ? placeholder", func(c *Config) {
+			c.Writeback.Waybill = []string{"UPDATE o SET note = :waybill WHERE id = :key AND note = '?' AND shop = ?"}
+		}, []string{"writeback.waybill[0]: 1 bare ? placeholder(s): bind named parameters (:key, :waybill, ...); a literal question mark goes in quotes"}},
 		{"current_waybill", func(c *Config) { c.Writeback.CurrentWaybill = "SELECT invoice_no FROM o" }, []string{"writeback.current_waybill: must use the parameter :key"}},
 		{"status keys", func(c *Config) {
 			c.Writeback.Status = map[string][]string{
@@ -185,6 +192,15 @@ func TestValidate(t *testing.T) {
 			`carriers[1].name: duplicate name "sf" (also carriers[0])`,
 			`carriers[2].name: duplicate name "sf" (also carriers[0])`,
 		}},
+		{"one account, two keys", func(c *Config) {
+			zto, yto, other := c.Carriers[0], c.Carriers[0], c.Carriers[0]
+			zto.Name, zto.ShipperCode = "zto", "ZTO" // same account, same key: fine
+			yto.Name, yto.ShipperCode, yto.AppKey = "yto", "YTO", "another-key"
+			other.Name, other.EBusinessID, other.AppKey = "other", "another-account", "another-key" // another account
+			c.Carriers = append(c.Carriers, zto, yto, other)
+		}, []string{
+			"carriers[2].app_key: differs from carriers[0].app_key, which has the same ebusiness_id: one Kdniao account has one key",
+		}},
 		{"carrier name in URLs", func(c *Config) { c.Carriers[0].Name = "sf express"; c.Routing.Default = "sf express" }, []string{
 			`carriers[0].name: "sf express" may hold only letters, digits, '.', '_' and '-' (it appears in URLs and metrics)`,
 		}},
@@ -247,5 +263,50 @@ func TestValidateReportsEverythingAtOnce(t *testing.T) {
 		if !slices.Contains(got, want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestTrackURL: trace queries go to the query endpoint, which defaults only for Kdniao's
+// production create endpoint; any other kdniao carrier needs it, since its waybills are polled
+// (push: false, or silent for watchdog.silent_after).
+func TestTrackURL(t *testing.T) {
+	const (
+		simURL      = "http://127.0.0.1:8700/api/EOrderService"
+		simTrackURL = "http://127.0.0.1:8700/Ebusiness/EbusinessOrderHandle.aspx"
+	)
+	tests := []struct {
+		name    string
+		carrier string // carriers[1], in flow style
+		want    string // carriers[1].track_url after defaults
+		probs   []string
+	}{
+		{"production default", `{name: x, type: kdniao, url: "https://api.kdniao.com/api/EOrderService", ebusiness_id: e, app_key: k, shipper_code: ZTO}`,
+			"https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx", nil},
+		{"production, own query endpoint", `{name: x, type: kdniao, url: "https://api.kdniao.com/api/EOrderService", track_url: "https://proxy.example/q", ebusiness_id: e, app_key: k, shipper_code: ZTO}`,
+			"https://proxy.example/q", nil},
+		{"simulator", `{name: x, type: kdniao, url: "` + simURL + `", track_url: "` + simTrackURL + `", ebusiness_id: e, app_key: k, shipper_code: SIM}`,
+			simTrackURL, nil},
+		{"simulator without track_url", `{name: x, type: kdniao, url: "` + simURL + `", ebusiness_id: e, app_key: k, shipper_code: SIM}`,
+			"", []string{"carriers[1].track_url: required when url is not Kdniao's production endpoint (waybills silent for watchdog.silent_after are polled at the query endpoint, e.g. https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx)"}},
+		{"without push or track_url", `{name: x, type: kdniao, url: "` + simURL + `", push: false, ebusiness_id: e, app_key: k, shipper_code: SIM}`,
+			"", []string{"carriers[1].track_url: required when push is false (its waybills are polled at Kdniao's query endpoint, e.g. https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx)"}},
+		{"not a URL", `{name: x, type: kdniao, url: "` + simURL + `", track_url: "127.0.0.1:8700/q", ebusiness_id: e, app_key: k, shipper_code: SIM}`,
+			"127.0.0.1:8700/q", []string{`carriers[1].track_url: "127.0.0.1:8700/q" is not an absolute http(s) URL`}},
+		{"signedjson sends no queries", `{name: x, type: signedjson, url: "https://y.example/api", secret: s, shipper_code: GJ}`,
+			"", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parse(append(readFile(t, "testdata/minimal.yaml"), "  - "+tt.carrier+"\n"...), env())
+			if got := errLines(err); !slices.Equal(got, tt.probs) {
+				t.Fatalf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.probs, "\n"))
+			}
+			if err != nil {
+				return
+			}
+			if got := cfg.Carriers[1].TrackURL; got != tt.want {
+				t.Errorf("carriers[1].track_url = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -35,6 +35,7 @@ type Metrics struct {
 	UnknownStatusCodes *prometheus.CounterVec // carrier
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
+	WatchdogErrors     prometheus.Counter
 	CircuitOpen        *prometheus.GaugeVec // carrier
 	EventsFailed       prometheus.Counter
 	EventsOutbox       prometheus.Gauge
@@ -54,6 +55,63 @@ const (
 	OrderDeadLettered   = "dead_lettered"
 	OrderRetried        = "retried"
 )
+
+// Label values known before anything happens. Init gives each vector a zero series for them, so
+// dashboards and alert rules that name a series find it in the first scrape, not only after the
+// first event of its kind.
+var (
+	OrderOutcomes     = []string{OrderWritten, OrderAlreadyWritten, OrderSkipped, OrderConflict, OrderDeadLettered, OrderRetried}
+	CarrierOps        = []string{"create", "track"}
+	CarrierOutcomes   = []string{"success", "repeat", "transient", "permanent"}
+	BinlogActions     = []string{"insert", "update", "delete"}
+	WaybillOutcomes   = []string{"written", "already_written", "conflict", "missing", "error"}
+	StatusOutcomes    = []string{"written", "error"}
+	OrdersTopicEvents = []string{"published", "failed", "consumed", "malformed"}
+)
+
+// Labels are the label values only the configuration knows.
+type Labels struct {
+	Carriers     []string // configured carrier names
+	PushOutcomes []string // what a push can come to (sources/webhook)
+	Statuses     []string // the write-back keys of the status model (exception included)
+}
+
+// Init creates every series whose labels are known at start, at zero.
+func (m *Metrics) Init(l Labels) {
+	for _, a := range BinlogActions {
+		m.BinlogEvents.WithLabelValues(a)
+	}
+	for _, o := range OrderOutcomes {
+		m.Orders.WithLabelValues(o)
+	}
+	for _, o := range WaybillOutcomes {
+		m.Writebacks.WithLabelValues("waybill", o)
+	}
+	for _, o := range StatusOutcomes {
+		m.Writebacks.WithLabelValues("status", o)
+	}
+	m.WritebackDuration.WithLabelValues("waybill")
+	m.WritebackDuration.WithLabelValues("status")
+	for _, s := range l.Statuses {
+		m.StatusTransitions.WithLabelValues(s)
+	}
+	for _, o := range OrdersTopicEvents {
+		m.OrdersTopic.WithLabelValues(o)
+	}
+	for _, c := range l.Carriers {
+		for _, op := range CarrierOps {
+			m.CarrierDuration.WithLabelValues(c, op)
+			for _, o := range CarrierOutcomes {
+				m.CarrierRequests.WithLabelValues(c, op, o)
+			}
+		}
+		for _, o := range l.PushOutcomes {
+			m.Pushes.WithLabelValues(c, o)
+		}
+		m.UnknownStatusCodes.WithLabelValues(c)
+		m.CircuitOpen.WithLabelValues(c).Set(0)
+	}
+}
 
 // New registers every metric on a fresh registry, with Go and process collectors.
 func New() *Metrics {
@@ -100,6 +158,8 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
+		WatchdogErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "errors_total",
+			Help: "Orders the watchdog could not flag (a failed statement or Redis call); each is tried again at a later scan."}),
 		EventsFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "events", Name: "failed_total",
 			Help: "Lifecycle events whose delivery to Kafka failed (retried), or that could not be recorded in the outbox (Redis down; logged)."}),
 		EventsOutbox: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "events", Name: "outbox_depth",
@@ -121,7 +181,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
+		m.WatchdogErrors, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -20,7 +20,7 @@ func NewCarrier(c config.Carrier) (Carrier, error) {
 	switch c.Type {
 	case "kdniao":
 		return kdniaoCarrier{
-			c: kdniao.New(kdniao.Config{URL: c.URL, EBusinessID: c.EBusinessID, AppKey: c.AppKey,
+			c: kdniao.New(kdniao.Config{URL: c.URL, TrackURL: c.TrackURL, EBusinessID: c.EBusinessID, AppKey: c.AppKey,
 				ShipperCode: c.ShipperCode, PayType: c.PayType, ExpType: c.ExpType, Timeout: c.Timeout}),
 			appKey: c.AppKey, ebusinessID: c.EBusinessID,
 		}, nil
@@ -59,8 +59,9 @@ func (k kdniaoCarrier) Decode(_ *http.Request, body []byte) ([]webhook.Update, e
 
 func kdniaoUpdate(t kdniao.Trace) webhook.Update {
 	ev, known := status.FromKdniao(t.State, t.StateEx)
-	return webhook.Update{Waybill: t.LogisticCode, OrderCode: t.OrderCode, Status: string(ev.Status),
-		Exception: ev.Exception, Reason: ev.Reason, Time: t.Newest(), Code: t.State + "/" + t.StateEx, Known: known}
+	return webhook.Update{Waybill: t.LogisticCode, OrderCode: t.OrderCode, ShipperCode: t.ShipperCode,
+		Status: string(ev.Status), Exception: ev.Exception, Reason: ev.Reason, Time: t.Newest(),
+		Code: t.State + "/" + t.StateEx, Known: known}
 }
 
 // Reply is the JSON Kdniao expects within 5 s.

@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao/sim"
 	"github.com/shipsync/shipsync/sinks/kafka"
 	"github.com/shipsync/shipsync/sync/pipeline"
+	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/status"
 	"github.com/shipsync/shipsync/testenv"
 	"github.com/shipsync/shipsync/testenv/demo"
@@ -103,4 +105,56 @@ func (h *harness) parcelStatusesFromRedis() map[string]string {
 		out[k[len(h.cfg.State.Redis.Prefix+"order:"):]] = st
 	}
 	return out
+}
+
+// TestPaidEventsWaitForRedis: orders paid while Redis is unreachable get their paid events
+// once it is back — delayed, not dropped — each before the order's waybill event.
+func TestPaidEventsWaitForRedis(t *testing.T) {
+	brokers := kafkatest.Start(t, "shipsync.events")
+	h, ids := newHarness(t, "demo", 5, sim.Config{})
+	prod, err := kafka.NewProducer(kafka.Config{Brokers: brokers, Topic: "shipsync.events"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prod.Close(context.Background()) })
+	h.events = prod
+	// The daemon reaches Redis through a proxy the test can cut.
+	proxy := testenv.NewProxy(t, testenv.RedisAddr())
+	viaProxy := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { viaProxy.Close() })
+	direct := h.store
+	h.store = state.New(viaProxy, h.cfg.State.Redis.Prefix)
+	h.run(false)
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
+		_, ok, err := direct.LoadCheckpoint(context.Background())
+		return ok && err == nil, "no checkpoint yet"
+	})
+
+	proxy.Cut()
+	if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+		t.Fatal(err)
+	}
+	// The reader saw the payments and could not record their events.
+	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() (bool, string) {
+		n, _ := sample(h.scrape(), "shipsync_events_failed_total")
+		return n >= 1, "no failed event recording while Redis was cut"
+	})
+	proxy.Restore()
+	h.waitWritten(ids, 30*time.Second)
+
+	recs := kafkatest.Consume(t, brokers, "shipsync.events", 2*len(ids), 30*time.Second)
+	byOrder := map[string][]pipeline.Event{}
+	for _, r := range recs {
+		var e pipeline.Event
+		if err := json.Unmarshal(r.Value, &e); err != nil {
+			t.Fatalf("event %s: %v", r.Value, err)
+		}
+		byOrder[e.Order] = append(byOrder[e.Order], e)
+	}
+	for _, id := range ids {
+		evs := byOrder[fmt.Sprint(id)]
+		if len(evs) < 2 || evs[0].Type != pipeline.EventPaid || evs[1].Type != pipeline.EventWaybillCreated {
+			t.Errorf("order %d: events %v", id, types(evs))
+		}
+	}
 }

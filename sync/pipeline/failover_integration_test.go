@@ -2,15 +2,22 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao/sim"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/testenv"
 	"github.com/shipsync/shipsync/testenv/demo"
 )
 
@@ -21,7 +28,7 @@ func (h *harness) withBackup() *sim.Server {
 	srv := httptest.NewServer(s)
 	h.t.Cleanup(srv.Close)
 	backup := h.cfg.Carriers[0]
-	backup.Name, backup.URL, backup.ShipperCode = "backup", srv.URL+"/api/EOrderService", "BAK"
+	backup.Name, backup.URL, backup.TrackURL, backup.ShipperCode = "backup", srv.URL+sim.CreatePath, srv.URL+sim.TrackPath, "BAK"
 	h.cfg.Carriers = append(h.cfg.Carriers, backup)
 	h.cfg.Routing.Failover = []string{"backup"}
 	return s
@@ -143,5 +150,71 @@ func TestRoutingByItemsWeight(t *testing.T) {
 	}
 	if heavy == 0 || heavy == len(ids) || backup.Stats().Creates != int64(heavy) {
 		t.Errorf("%d heavy orders of %d, backup created %d", heavy, len(ids), backup.Stats().Creates)
+	}
+}
+
+// TestFailoverWaitsForOpenCircuit: the routed carrier is down (its breaker opens) and the
+// failover carrier refuses the order outright (ResultCode 102). Neither created anything, and
+// the routed carrier may take it once it is back: the order waits for it, unpinned and out of
+// the dead letter, and then ships there, once.
+func TestFailoverWaitsForOpenCircuit(t *testing.T) {
+	h, ids := newHarness(t, "demo", 1, sim.Config{})
+	var refusals atomic.Int64
+	backup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refusals.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"EBusinessID":"test-ebusiness","Success":false,"ResultCode":"102","Reason":"收件地址不在服务范围"}`)
+	}))
+	t.Cleanup(backup.Close)
+	b := h.cfg.Carriers[0]
+	b.Name, b.URL, b.ShipperCode = "backup", backup.URL+"/api/EOrderService", "BAK"
+	h.cfg.Carriers = append(h.cfg.Carriers, b)
+	h.cfg.Routing.Failover = []string{"backup"}
+
+	// The routed carrier's address refuses connections until the simulator starts there.
+	down := refusedURL(t)
+	h.cfg.Carriers[0].URL = down
+	h.cfg.Carriers[0].Breaker = config.Breaker{Failures: 1, Cooldown: 2 * time.Second}
+	h.cfg.Retry.MaxAttempts = 5
+	h.run(false)
+	h.waitStarted()
+	if err := demo.Pay(context.Background(), h.db, ids); err != nil {
+		t.Fatal(err)
+	}
+	// Both carriers said no at least twice (the breaker is open, the backup refused), or the
+	// order was given up.
+	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() (bool, string) {
+		return refusals.Load() >= 2 || h.record(ids[0]).State == state.Failed, fmt.Sprintf("backup asked %d times", refusals.Load())
+	})
+	rec := h.record(ids[0])
+	if rec.State == state.Failed || rec.Sticky {
+		t.Fatalf("after the backup's refusal while the routed carrier's circuit was open: state %s, pinned %v (to %q), last error %q",
+			rec.State, rec.Sticky, rec.Carrier, rec.LastError)
+	}
+	if n, _ := h.store.DeadDepth(context.Background()); n != 0 {
+		t.Fatalf("%d orders in the dead letter", n)
+	}
+
+	u, err := url.Parse(down)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recovered := httptest.NewUnstartedServer(h.sim)
+	recovered.Listener.Close()
+	recovered.Listener = ln
+	recovered.Start()
+	t.Cleanup(recovered.Close)
+
+	h.waitWritten(ids, 30*time.Second)
+	h.assertShipped(ids)
+	if rec := h.record(ids[0]); rec.Carrier != "sim" {
+		t.Errorf("shipped by %q, want the routed carrier", rec.Carrier)
+	}
+	if st := h.sim.Stats(); st.Creates != 1 {
+		t.Errorf("routed carrier %+v, want one create", st)
 	}
 }

@@ -110,7 +110,7 @@ func newHarness(t *testing.T, schema string, n int, simCfg sim.Config) (*harness
 	// Every replication client of one server needs its own id, or they disconnect each other.
 	cfg.Shop.ServerID = 100000 + rand.Uint32N(1<<30)
 	cfg.Orders.Table = name + ".ecs_order_info"
-	cfg.Carriers[0].URL = srv.URL + "/api/EOrderService"
+	cfg.Carriers[0].URL, cfg.Carriers[0].TrackURL = srv.URL+sim.CreatePath, srv.URL+sim.TrackPath
 	cfg.State.Redis.Addr = testenv.RedisAddr()
 	cfg.State.Redis.Prefix = prefix
 	cfg.Retry.Interval = 200 * time.Millisecond

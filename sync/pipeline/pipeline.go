@@ -72,6 +72,7 @@ type Pipeline struct {
 	orders  OrdersOutlet
 	inbox   OrdersInbox
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
+	paid    *paidOutlet     // records paid events before the orders move on; nil without events
 }
 
 type carrierSlot struct {
@@ -156,6 +157,14 @@ func New(o Options) (*Pipeline, error) {
 	if _, ok := p.carriers[cfg.Routing.Default]; !ok {
 		return nil, fmt.Errorf("routing.default %q is not a configured carrier", cfg.Routing.Default)
 	}
+	labels := metrics.Labels{Statuses: config.Statuses()}
+	for _, c := range cfg.Carriers {
+		labels.Carriers = append(labels.Carriers, c.Name)
+	}
+	for _, o := range webhook.Outcomes {
+		labels.PushOutcomes = append(labels.PushOutcomes, string(o))
+	}
+	m.Init(labels)
 	return p, nil
 }
 
@@ -233,6 +242,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		loops.Add(p.forwardEvents)
 	}
 
+	p.paid = p.startPaidOutlet(readCtx)
 	var readErr error
 	if backfill {
 		readErr = p.backfill(readCtx, start)
@@ -243,6 +253,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.obs.m.Leader.Set(0)
 	}
 	stopReading(nil)
+	p.paid.close()
 	if cause := context.Cause(readCtx); errors.Is(cause, errLeaderLost) {
 		readErr = cause
 	}
@@ -394,15 +405,15 @@ func (p *Pipeline) backfill(ctx context.Context, start binlog.Position) error {
 		return err
 	}
 	p.log.Info("backfill", "orders", len(keys))
+	paid := &paidSender{p: p, o: p.paid}
 	for _, k := range keys {
 		p.obs.m.Detected.Inc()
-		p.emit(ctx, Event{Type: EventPaid, Order: k})
-		if err := p.dispatch(ctx, job{key: k, done: p.ackFunc(p.tracker.Add())}); err != nil {
+		if err := paid.add(ctx, job{key: k, done: p.ackFunc(p.tracker.Add())}, Event{Type: EventPaid, Order: k}); err != nil {
 			return err
 		}
 	}
 	p.tracker.End(start)
-	return nil
+	return paid.flush(ctx)
 }
 
 // ackFunc acknowledges binlog transaction seq's order to the checkpoint.
@@ -447,8 +458,9 @@ func (p *Pipeline) read(ctx context.Context, from binlog.Position) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, binlog.ErrColumnMismatch) || errors.Is(err, errConfig) {
-			return err
+		if errors.Is(err, binlog.ErrColumnMismatch) || errors.Is(err, binlog.ErrPartialJSON) ||
+			errors.Is(err, binlog.ErrUnknownRowsEvent) || errors.Is(err, errConfig) {
+			return err // reading again would meet the same event: stop with the remedy
 		}
 		if !last.IsZero() {
 			from = last
@@ -493,6 +505,11 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 	defer p.obs.streamUp.Store(false)
 	var last binlog.Position
 	checked := false
+	// A transaction's paid orders move on together at its end (one outbox round trip for their
+	// events); whatever was read of an unfinished one moves on when the stream stops, as it
+	// did before batching.
+	paid := &paidSender{p: p, o: p.paid}
+	defer paid.flush(ctx) //nolint:errcheck // only fails when ctx ended: then nothing is acked and all is replayed
 	for {
 		ev, err := s.Next(ctx)
 		if err != nil {
@@ -505,6 +522,9 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 			p.obs.heard(ev.Time)
 			p.tracker.End(ev.Pos)
 			last = ev.Pos
+			if err := paid.flush(ctx); err != nil {
+				return last, err
+			}
 		case binlog.KindRows:
 			p.obs.heard(ev.Time)
 			p.obs.m.BinlogEvents.WithLabelValues(ev.Action.String()).Add(float64(len(ev.Rows)))
@@ -524,8 +544,8 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 				}
 				p.stats.Detected.Add(1)
 				p.obs.m.Detected.Inc()
-				p.emit(ctx, Event{Type: EventPaid, Order: key, Time: ev.Time})
-				if err := p.dispatch(ctx, job{key: key, at: paidAt(ev.Time, time.Now()), done: p.ackFunc(p.tracker.Add())}); err != nil {
+				j := job{key: key, at: paidAt(ev.Time, time.Now()), done: p.ackFunc(p.tracker.Add())}
+				if err := paid.add(ctx, j, Event{Type: EventPaid, Order: key, Time: ev.Time}); err != nil {
 					return last, err
 				}
 			}

@@ -186,7 +186,7 @@ func TestBadInput(t *testing.T) {
 	// The shop fixes the address and the operator sends the order back (shipsync dlq retry):
 	// it follows the normal path and ships once.
 	h.exec("UPDATE ecs_order_info SET address = '三里屯路1号' WHERE order_id = ?", noAddress)
-	if ok, err := h.store.Revive(context.Background(), fmt.Sprint(noAddress)); err != nil || !ok {
+	if ok, err := h.store.Revive(context.Background(), fmt.Sprint(noAddress), ""); err != nil || !ok {
 		t.Fatalf("revive: %v %v", ok, err)
 	}
 	h.waitWritten([]int64{noAddress}, 30*time.Second)

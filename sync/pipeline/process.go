@@ -58,17 +58,13 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	}
 	order.WeightKg = ship.WeightKg // routing by weight sees the items' sum when the query has none
 
-	sticky := ""
-	if rec.Sticky {
-		sticky = rec.Carrier
-	}
-	candidates := p.candidates(order, sticky)
-	if len(candidates) == 0 {
-		return p.deadLetter(ctx, owner, rec, fmt.Sprintf("carrier %q may hold this order's waybill but is no longer configured; "+
-			"check with it before sending the order elsewhere (shipsync dlq retry after restoring it)", sticky), false)
+	candidates, err := p.candidates(order, rec)
+	if err != nil {
+		return p.deadLetter(ctx, owner, rec, err.Error(), false)
 	}
 	var wb Waybill
 	var slot *carrierSlot
+	var round []refusal
 	for _, slot = range candidates {
 		wb, err = p.create(ctx, j.key, owner, &rec, slot, ship)
 		if err == nil {
@@ -82,10 +78,13 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 		}
 		// Certainly nothing was created (refused connection, open circuit, explicit
 		// rejection): the next carrier may try.
+		round = append(round, refusal{slot.name, err})
 		p.log.Warn("carrier made no waybill; failing over", "order", j.key, "carrier", slot.name, "err", err)
 	}
 	if err != nil {
-		return p.fail(ctx, owner, rec, rec.Carrier, err, false)
+		// rec.Sticky is what the claim found: a pin from an earlier ambiguous call stays, since
+		// that carrier may still hold a waybill; this round added none.
+		return p.fail(ctx, owner, rec, rec.Carrier, roundError(round), false)
 	}
 	pickup := ""
 	if !wb.PickupTime.IsZero() {
@@ -108,32 +107,21 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 // create asks one carrier for the waybill, through its circuit breaker, rate limit and
 // in-flight bound, after recording in Redis which carrier is being asked.
 func (p *Pipeline) create(ctx context.Context, key, owner string, rec *state.Record, slot *carrierSlot, ship Shipment) (Waybill, error) {
-	if !slot.br.allow(time.Now()) {
-		return Waybill{}, circuitOpen{slot.name}
-	}
-	if err := p.store.Submitting(ctx, key, owner, ship.OrderCode, slot.name, slot.shipperCode); err != nil {
-		slot.br.release() // no call was made
-		return Waybill{}, notCalled{err}
-	}
-	rec.OrderCode, rec.Carrier, rec.ShipperCode = ship.OrderCode, slot.name, slot.shipperCode
-	if err := slot.limit.wait(ctx); err != nil {
-		slot.br.release()
-		return Waybill{}, notCalled{err}
-	}
-	select {
-	case slot.sem <- struct{}{}:
-	case <-ctx.Done():
-		slot.br.release()
-		return Waybill{}, notCalled{ctx.Err()}
-	}
-	p.stats.CarrierCalls.Add(1)
-	start := time.Now()
-	wb, err := slot.c.Create(ctx, ship)
-	<-slot.sem
-	// A rejection of this order says nothing about the carrier's health.
-	slot.br.done(err == nil || isPermanent(err), time.Now())
-	p.obs.m.CircuitOpen.WithLabelValues(slot.name).Set(b2f(slot.br.open()))
-	p.obs.carrierCall(slot.name, "create", callOutcome(err, wb.Repeat), time.Since(start))
+	var wb Waybill
+	err := p.through(ctx, slot, func() error {
+		if err := p.store.Submitting(ctx, key, owner, ship.OrderCode, slot.name, slot.shipperCode); err != nil {
+			return err
+		}
+		rec.OrderCode, rec.Carrier, rec.ShipperCode = ship.OrderCode, slot.name, slot.shipperCode
+		return nil
+	}, func(ctx context.Context) error {
+		p.stats.CarrierCalls.Add(1)
+		start := time.Now()
+		var err error
+		wb, err = slot.c.Create(ctx, ship)
+		p.obs.carrierCall(slot.name, "create", callOutcome(err, wb.Repeat), time.Since(start))
+		return err
+	})
 	return wb, err
 }
 
@@ -253,7 +241,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, owner string, rec state.Recor
 	p.stats.DeadLettered.Add(1)
 	p.obs.m.Orders.WithLabelValues(metrics.OrderDeadLettered).Inc()
 	p.emit(ctx, Event{Type: EventDeadLettered, Order: rec.Key, OrderCode: rec.OrderCode, Carrier: rec.Carrier, Reason: reason})
-	return p.store.DeadLetter(ctx, rec.Key, owner, reason, countAttempt)
+	return p.store.DeadLetter(ctx, rec.Key, owner, reason, countAttempt, rec.Sticky)
 }
 
 // retryDelay is retry.interval, or with backoff: exponential interval x 2^(attempt-1) with

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/state"
 )
 
 // breaker is a carrier's circuit breaker: closed until `failures` calls in a row fail, then open
@@ -67,6 +68,43 @@ func (b *breaker) open() bool {
 	return !b.openUntil.IsZero()
 }
 
+// through makes one call to the slot's carrier the way every call to it goes: admitted by its
+// circuit breaker, spaced by its rate limit and bounded by its max_in_flight, whatever the
+// call is (create, trace query). before, when not nil, runs once the breaker has admitted the
+// call and before any wait. The call's result feeds the breaker: success, a permanent refusal
+// of this one request and "no trace yet" say the carrier is healthy, anything else counts
+// against it.
+//
+// It returns circuitOpen when the breaker refused the call, notCalled when before, the rate
+// limit or ctx stopped it before the carrier was asked, and otherwise the call's own error.
+func (p *Pipeline) through(ctx context.Context, slot *carrierSlot, before func() error, call func(context.Context) error) error {
+	if !slot.br.allow(time.Now()) {
+		return circuitOpen{slot.name}
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			slot.br.release() // no call was made
+			return notCalled{err}
+		}
+	}
+	if err := slot.limit.wait(ctx); err != nil {
+		slot.br.release()
+		return notCalled{err}
+	}
+	select {
+	case slot.sem <- struct{}{}:
+	case <-ctx.Done():
+		slot.br.release()
+		return notCalled{ctx.Err()}
+	}
+	err := call(ctx)
+	<-slot.sem
+	// A rejection of this one request says nothing about the carrier's health.
+	slot.br.done(err == nil || isPermanent(err) || errors.Is(err, errNoTrace), time.Now())
+	p.obs.m.CircuitOpen.WithLabelValues(slot.name).Set(b2f(slot.br.open()))
+	return err
+}
+
 // limiter spaces calls to at most rate per second (no bursts); nil: no limit.
 type limiter struct {
 	every time.Duration
@@ -99,13 +137,23 @@ func (l *limiter) wait(ctx context.Context) error {
 
 // candidates lists the carriers to try for an order, in order: the first routing rule that
 // matches (else routing.default), then routing.failover. An order whose last attempt may have
-// created a waybill (sticky) only ever goes back to that carrier, with the same OrderCode.
-func (p *Pipeline) candidates(o shopdb.Order, sticky string) []*carrierSlot {
-	if sticky != "" {
-		if s, ok := p.carriers[sticky]; ok {
-			return []*carrierSlot{s}
+// created a waybill (sticky) only ever goes back to that carrier, with the same OrderCode. An
+// order sent back from the dead letter to a named carrier (`dlq retry --carrier`) goes there
+// only. An error means no configured carrier may take it.
+func (p *Pipeline) candidates(o shopdb.Order, rec state.Record) ([]*carrierSlot, error) {
+	if rec.Sticky && rec.Carrier != "" {
+		if s, ok := p.carriers[rec.Carrier]; ok {
+			return []*carrierSlot{s}, nil
 		}
-		return nil // it may hold a waybill: never route elsewhere
+		// It may hold a waybill: never route elsewhere.
+		return nil, fmt.Errorf("carrier %q may hold this order's waybill but is no longer configured; "+
+			"check with it before sending the order elsewhere (shipsync dlq retry after restoring it)", rec.Carrier)
+	}
+	if rec.Route != "" {
+		if s, ok := p.carriers[rec.Route]; ok {
+			return []*carrierSlot{s}, nil
+		}
+		return nil, fmt.Errorf("carrier %q, chosen with dlq retry --carrier, is no longer configured", rec.Route)
 	}
 	first := p.cfg.Routing.Default
 	for _, r := range p.cfg.Routing.Rules {
@@ -121,7 +169,7 @@ func (p *Pipeline) candidates(o shopdb.Order, sticky string) []*carrierSlot {
 			out = append(out, s)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func ruleMatches(r config.Rule, o shopdb.Order) bool {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/state"
 )
 
 func TestBreaker(t *testing.T) {
@@ -80,28 +81,36 @@ func TestCandidates(t *testing.T) {
 			{Carrier: "jd", Column: &config.Condition{Column: "shipping_id", In: []string{"9"}}},
 		}}},
 		carriers: map[string]*carrierSlot{"sf": {name: "sf"}, "zto": {name: "zto"}, "ems": {name: "ems"}, "jd": {name: "jd"}}}
-	names := func(o shopdb.Order, sticky string) (out []string) {
-		for _, s := range p.candidates(o, sticky) {
+	names := func(o shopdb.Order, rec state.Record) (out []string) {
+		cs, err := p.candidates(o, rec)
+		if err != nil {
+			return []string{"error"}
+		}
+		for _, s := range cs {
 			out = append(out, s.name)
 		}
 		return out
 	}
 	tests := []struct {
-		name   string
-		order  shopdb.Order
-		sticky string
-		want   string
+		name  string
+		order shopdb.Order
+		rec   state.Record
+		want  string
 	}{
-		{"default then failover, no repeats", shopdb.Order{ReceiverProvince: "北京", WeightKg: 1}, "", "sf zto ems"},
-		{"province rule", shopdb.Order{ReceiverProvince: "西藏", WeightKg: 1}, "", "ems zto sf"},
-		{"weight rule", shopdb.Order{ReceiverProvince: "北京", WeightKg: 25}, "", "zto sf ems"},
-		{"first matching rule wins", shopdb.Order{ReceiverProvince: "新疆", WeightKg: 25}, "", "ems zto sf"},
-		{"column rule", shopdb.Order{Columns: map[string]string{"shipping_id": "9"}}, "", "jd zto sf ems"},
-		{"sticky after an ambiguous failure", shopdb.Order{ReceiverProvince: "西藏"}, "zto", "zto"},
-		{"sticky to a carrier no longer configured", shopdb.Order{}, "gone", ""},
+		{"default then failover, no repeats", shopdb.Order{ReceiverProvince: "北京", WeightKg: 1}, state.Record{}, "sf zto ems"},
+		{"province rule", shopdb.Order{ReceiverProvince: "西藏", WeightKg: 1}, state.Record{}, "ems zto sf"},
+		{"weight rule", shopdb.Order{ReceiverProvince: "北京", WeightKg: 25}, state.Record{}, "zto sf ems"},
+		{"first matching rule wins", shopdb.Order{ReceiverProvince: "新疆", WeightKg: 25}, state.Record{}, "ems zto sf"},
+		{"column rule", shopdb.Order{Columns: map[string]string{"shipping_id": "9"}}, state.Record{}, "jd zto sf ems"},
+		{"sticky after an ambiguous failure", shopdb.Order{ReceiverProvince: "西藏"}, state.Record{Carrier: "zto", Sticky: true}, "zto"},
+		{"sticky to a carrier no longer configured", shopdb.Order{}, state.Record{Carrier: "gone", Sticky: true}, "error"},
+		{"last asked but not pinned: routed anew", shopdb.Order{ReceiverProvince: "西藏"}, state.Record{Carrier: "zto"}, "ems zto sf"},
+		{"sent back to a chosen carrier", shopdb.Order{ReceiverProvince: "西藏"}, state.Record{Route: "jd"}, "jd"},
+		{"the pin beats a chosen carrier", shopdb.Order{}, state.Record{Carrier: "zto", Sticky: true, Route: "jd"}, "zto"},
+		{"a chosen carrier no longer configured", shopdb.Order{}, state.Record{Route: "gone"}, "error"},
 	}
 	for _, tt := range tests {
-		if got := names(tt.order, tt.sticky); fmtNames(got) != tt.want {
+		if got := names(tt.order, tt.rec); fmtNames(got) != tt.want {
 			t.Errorf("%s: %v, want %s", tt.name, got, tt.want)
 		}
 	}

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/shipsync/shipsync/sources/poll"
@@ -26,15 +25,27 @@ var _ webhook.Applier = (*Pipeline)(nil)
 // come through here. Updates of one order are serialised (a Redis lock), decided by the
 // monotonic rules of sync/status, written back to the shop first and recorded in Redis after,
 // so a crash in between makes the carrier's retry write it again rather than never.
+// carrier is the URL's: the update may be for any courier of its account (see account.go), and
+// is applied to the order that courier's waybill belongs to.
 func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) (webhook.Outcome, error) {
-	key, ok, err := p.store.OrderByWaybill(ctx, carrier, u.Waybill)
+	from, _ := p.cfg.Carrier(carrier)
+	shipper := pushShipperCode(from, u)
+	key, ok, err := p.store.OrderByWaybill(ctx, shipper, u.Waybill, p.legacyIndexNames(from, shipper)...)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
 		return webhook.UnknownWaybill, nil
 	}
-	return p.applyToOrder(ctx, key, p.event(carrier, u))
+	rec, ok, err := p.store.Get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if !ok || !p.sameAccount(from, rec.Carrier) {
+		// Another account's waybill: this URL's key did not sign it.
+		return webhook.UnknownWaybill, nil
+	}
+	return p.applyToOrder(ctx, key, p.event(rec.Carrier, u))
 }
 
 // event maps a carrier's update to the status model's event, counting codes it does not know.
@@ -159,26 +170,23 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 				}
 				break
 			}
+			failed := 0
 			for _, k := range keys {
-				o, err := p.applyToOrder(ctx, k, status.Event{Exception: true, Reason: "no_pickup", Code: "watchdog"})
-				if err != nil {
-					p.log.Warn("watchdog: no-pickup flag not applied", "order", k, "err", err)
-					return // try again next scan
+				if err := p.flagNoPickup(ctx, k); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					// One order's failure is not the others': it is looked at again next scan.
+					failed++
+					p.obs.m.WatchdogErrors.Inc()
+					p.log.Warn("watchdog: no-pickup flag not applied; will try again", "order", k, "err", err)
+					if err := p.store.PostponePickup(ctx, k, time.Now().Add(p.cfg.Watchdog.ScanEvery)); err != nil {
+						return // Redis is failing: the next scan tries again
+					}
 				}
-				switch o {
-				case webhook.UnknownWaybill: // the waybill is not written back yet: look again later
-					err = p.store.PostponePickup(ctx, k, time.Now().Add(p.cfg.Watchdog.ScanEvery))
-				case webhook.OK:
-					p.stats.NoPickup.Add(1)
-					p.obs.m.NoPickup.Inc()
-					p.log.Warn("parcel not picked up", "order", k, "after", p.cfg.Watchdog.NoPickupAfter)
-					fallthrough
-				default:
-					err = p.store.DonePickup(ctx, k)
-				}
-				if err != nil {
-					return
-				}
+			}
+			if failed == len(keys) {
+				break // nothing but failures: do not spin on them until the next scan
 			}
 		}
 		stuck, err := p.store.StuckOrders(ctx, time.Now().Add(-p.cfg.Watchdog.StuckAfter), 1000)
@@ -196,6 +204,28 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 		}
 		p.stats.WatchdogScans.Add(1)
 	})
+}
+
+// noPickup is the watchdog's observation: the parcel is still only created, and that is a
+// problem. As an event at the created rank it can never flag a parcel whose pickup was applied
+// meanwhile (a push landing while the watchdog decides is of a higher rank: the flag is stale).
+var noPickup = status.Event{Status: status.Created, Exception: true, Reason: "no_pickup", Code: "watchdog"}
+
+// flagNoPickup applies the no-pickup flag to one due order and settles its watch entry.
+func (p *Pipeline) flagNoPickup(ctx context.Context, key string) error {
+	o, err := p.applyToOrder(ctx, key, noPickup)
+	if err != nil {
+		return err
+	}
+	switch o {
+	case webhook.UnknownWaybill: // the waybill is not written back yet: look again later
+		return p.store.PostponePickup(ctx, key, time.Now().Add(p.cfg.Watchdog.ScanEvery))
+	case webhook.OK:
+		p.stats.NoPickup.Add(1)
+		p.obs.m.NoPickup.Inc()
+		p.log.Warn("parcel not picked up", "order", key, "after", p.cfg.Watchdog.NoPickupAfter)
+	}
+	return p.store.DonePickup(ctx, key)
 }
 
 // poller asks carriers about due waybills.
@@ -222,19 +252,33 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 	}
 	slot, ok := p.carriers[rec.Carrier]
 	if !ok {
-		return fmt.Errorf("carrier %q is no longer configured", rec.Carrier)
+		// Nobody can ask about it any more; the no-pickup watch still covers it.
+		p.log.Warn("carrier no longer configured; waybill no longer polled", "carrier", rec.Carrier, "order", key)
+		return p.store.DonePoll(ctx, key)
 	}
 	tr, ok := slot.c.(Tracker)
 	if !ok {
-		return nil // this carrier type cannot be asked; its pushes are all there is
+		// This carrier type cannot be asked; its pushes are all there is.
+		return p.store.SchedulePoll(ctx, key, time.Now().Add(p.pollInterval(rec.Carrier)))
 	}
-	start := time.Now()
-	u, err := tr.Track(ctx, rec.ShipperCode, rec.Waybill, rec.OrderCode)
-	p.obs.carrierCall(rec.Carrier, "track", callOutcome(err, false), time.Since(start))
+	var u webhook.Update
+	err = p.through(ctx, slot, nil, func(ctx context.Context) error {
+		start := time.Now()
+		var err error
+		u, err = tr.Track(ctx, rec.ShipperCode, rec.Waybill, rec.OrderCode)
+		p.obs.carrierCall(rec.Carrier, "track", callOutcome(err, false), time.Since(start))
+		return err
+	})
+	if _, stopped := errors.AsType[notCalled](err); stopped {
+		return err // shutting down: polled again when the hand-out lapses
+	}
 	if err != nil && !errors.Is(err, errNoTrace) {
-		return err // polled again when the hand-out lapses
+		return p.pollFailed(ctx, key, rec.Carrier, err)
 	}
 	p.stats.Polls.Add(1)
+	if err := p.store.PollSucceeded(ctx, key); err != nil {
+		return err
+	}
 	if err == nil {
 		o, err := p.applyToOrder(ctx, key, p.event(rec.Carrier, u)) // the key is known: no index look-up
 		if err != nil || o == webhook.OK {

@@ -29,6 +29,18 @@ func (s *Store) AppendOutbox(ctx context.Context, key string, value []byte) erro
 	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.outboxKey(), Values: []any{"k", key, "v", value}}).Err()
 }
 
+// AppendOutboxMany adds several events in one round trip (a pipeline), in order. On an error
+// some may have been added: appending again repeats them (delivery is at least once).
+func (s *Store) AppendOutboxMany(ctx context.Context, entries []OutboxEntry) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range entries {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: s.outboxKey(), Values: []any{"k", e.Key, "v", e.Value}})
+		}
+		return nil
+	})
+	return err
+}
+
 // ensureOutboxGroup creates the stream and its consumer group, reading from the start.
 func (s *Store) ensureOutboxGroup(ctx context.Context) error {
 	err := s.rdb.XGroupCreateMkStream(ctx, s.outboxKey(), outboxGroup, "0").Err()

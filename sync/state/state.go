@@ -29,20 +29,26 @@ var ErrLeaseLost = errors.New("lease on order lost")
 
 // Store is the Redis state of one shipsync deployment (one key prefix).
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb       redis.UniversalClient
+	prefix    string
+	retention time.Duration // settled orders expire this long after their last change
 }
 
-// New returns a store using keys under prefix.
-func New(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+// New returns a store using keys under prefix; settled orders are kept DefaultRetention unless
+// an option says otherwise.
+func New(rdb redis.UniversalClient, prefix string, opts ...Option) *Store {
+	s := &Store{rdb: rdb, prefix: prefix, retention: DefaultRetention}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Store) orderKey(key string) string { return s.prefix + "order:" + key }
 func (s *Store) retryKey() string           { return s.prefix + "retry" }
 func (s *Store) dlqKey() string             { return s.prefix + "dlq" }
 func (s *Store) checkpointKey() string      { return s.prefix + "checkpoint" }
-func (s *Store) waybillIndex() string       { return s.prefix + "waybills" }
+func (s *Store) waybillIndex() string       { return s.prefix + "waybills" } // legacy: read only
 func (s *Store) pickupKey() string          { return s.prefix + "watch:pickup" }
 func (s *Store) pollKey() string            { return s.prefix + "poll" }
 func (s *Store) lockKey(key string) string  { return s.prefix + "lock:" + key }
@@ -66,7 +72,8 @@ type Record struct {
 	LeaseOwner  string
 	LeaseUntil  time.Time
 	WaybillAt   time.Time
-	Sticky      bool // the carrier may have created a waybill: ask no other
+	Sticky      bool   // the carrier may have created a waybill: ask no other
+	Route       string // the carrier chosen by hand (`dlq retry --carrier`); ask only it
 	// Parcel status as last applied (sync/status).
 	Status          string
 	StatusException bool
@@ -84,6 +91,7 @@ func recordFrom(key string, m map[string]string) Record {
 	r.LeaseUntil = msTime(m["lease_until"])
 	r.WaybillAt = msTime(m["waybill_at"])
 	r.Sticky = m["sticky"] == "1"
+	r.Route = m["route"]
 	r.Status, r.StatusReason = m["status"], m["status_reason"]
 	r.StatusException = m["status_exception"] == "1"
 	r.StatusTime = msTime(m["status_time"])
@@ -126,7 +134,7 @@ const (
 )
 
 // Lua keeps the read-decide-write of a claim atomic.
-var claimScript = redis.NewScript(`
+var claimScript = redis.NewScript(retainLua + `
 local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'written' or st == 'conflict' or st == 'dropped' or st == 'failed' then
   -- a parked duplicate of a settled order must not come back forever
@@ -147,6 +155,8 @@ if until_ > now and owner and owner ~= '' and owner ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], 'lease_owner', ARGV[1], 'lease_until', now + tonumber(ARGV[3]), 'updated_at', now)
 if not st then redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0) end
+-- A skipped order paid again is open work again: it must not expire under its new claim.
+retain(KEYS[1], ARGV[6], 0, false)
 -- The record rides back with the answer: one round trip per claim.
 local r = redis.call('HGETALL', KEYS[1]); table.insert(r, 1, 'claimed'); return r
 `)
@@ -164,7 +174,7 @@ func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) er
 // busy answer; done and dead answers carry none (nothing is left to do with it).
 func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration) (ClaimResult, Record, error) {
 	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey()},
-		owner, time.Now().UnixMilli(), lease.Milliseconds(), key, s.prefix+"proc:").StringSlice()
+		owner, time.Now().UnixMilli(), lease.Milliseconds(), key, s.prefix+"proc:", s.prefix).StringSlice()
 	if err != nil {
 		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
 	}
@@ -188,17 +198,20 @@ func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duratio
 // update is the one fenced write: it checks the lease owner, sets fields, optionally increments
 // attempts, moves the order in or out of the retry schedule and the dead letter, and releases the
 // lease. KEYS: order, retry, dlq. ARGV: owner, now, retry_due (” = remove from schedule, '-' =
-// leave), dlq ('1' add, '0' remove, '-' leave), release ('1'), incr ('1'), then field/value pairs.
-var updateScript = redis.NewScript(`
+// leave), dlq ('1' add, '0' remove, '-' leave), release ('1'), incr ('1'), key prefix, retention
+// (ms), then field/value pairs. A change that settles the order (conflict, skipped) starts its
+// retention; any other keeps it for good.
+var updateScript = redis.NewScript(retainLua + `
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
 local now = ARGV[2]
-for i = 7, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 9, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 redis.call('HSET', KEYS[1], 'updated_at', now)
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if ARGV[6] == '1' then attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[#ARGV]) elseif ARGV[3] ~= '-' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[#ARGV]) end
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[3], now, ARGV[#ARGV]) elseif ARGV[4] == '0' then redis.call('ZREM', KEYS[3], ARGV[#ARGV]) end
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', 0) end
+retain(KEYS[1], ARGV[7], tonumber(ARGV[8]), false)
 return attempts
 `)
 
@@ -221,7 +234,8 @@ func (s *Store) updateCall(key, owner string, c change) ([]string, []any) {
 	if len(c.fields)%2 != 0 {
 		panic("state: odd field list")
 	}
-	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr)}
+	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr),
+		s.prefix, s.retentionMs()}
 	for _, f := range c.fields {
 		args = append(args, f)
 	}
@@ -263,30 +277,33 @@ func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, 
 	return err
 }
 
-// recordWaybillScript stores the waybill, indexes it for pushes, and schedules the pickup
-// watchdog and the poller, all at once. KEYS: order, waybill index, pickup watch, poll schedule.
-// ARGV: owner, now, carrier, waybill, pickup_time, order key, pickup due (” none), poll due.
+// recordWaybillScript stores the waybill, indexes it for pushes under the shipper code that
+// Submitting recorded (one string key per waybill, so it can expire with its order), and
+// schedules the pickup watchdog and the poller, all at once. KEYS: order, pickup watch, poll
+// schedule. ARGV: owner, now, carrier, waybill, pickup_time, order key, pickup due (” none),
+// poll due, key prefix.
 var recordWaybillScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
-redis.call('HSET', KEYS[1], 'state', 'waybilled', 'waybill', ARGV[4], 'pickup_time', ARGV[5],
+redis.call('HSET', KEYS[1], 'state', 'waybilled', 'carrier', ARGV[3], 'waybill', ARGV[4], 'pickup_time', ARGV[5],
   'last_error', '', 'updated_at', ARGV[2], 'waybill_at', ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[3] .. '/' .. ARGV[4], ARGV[6])
-if ARGV[7] ~= '' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6]) end
-redis.call('ZADD', KEYS[4], ARGV[8], ARGV[6])
+local shipper = redis.call('HGET', KEYS[1], 'shipper_code') or ''
+redis.call('SET', ARGV[9] .. 'wb:' .. shipper .. '/' .. ARGV[4], ARGV[6])
+if ARGV[7] ~= '' then redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6]) end
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[6])
 return 1
 `)
 
 // RecordWaybill stores the carrier's waybill. It happens before the write-back, so a crash in
-// between never asks the carrier again. It also indexes the waybill (pushes name waybills, not
-// orders) and schedules the no-pickup watchdog (pickupDue; zero for none) and the poller.
+// between never asks the carrier again. It also indexes the waybill by the record's shipper code
+// (pushes name waybills, not orders; see OrderByWaybill) and schedules the no-pickup watchdog (pickupDue; zero for none) and the poller.
 func (s *Store) RecordWaybill(ctx context.Context, key, owner, carrier, waybill, pickupTime string, pickupDue, pollDue time.Time) error {
 	pd := ""
 	if !pickupDue.IsZero() {
 		pd = strconv.FormatInt(pickupDue.UnixMilli(), 10)
 	}
 	err := recordWaybillScript.Run(ctx, s.rdb,
-		[]string{s.orderKey(key), s.waybillIndex(), s.pickupKey(), s.pollKey()},
-		owner, time.Now().UnixMilli(), carrier, waybill, pickupTime, key, pd, pollDue.UnixMilli()).Err()
+		[]string{s.orderKey(key), s.pickupKey(), s.pollKey()},
+		owner, time.Now().UnixMilli(), carrier, waybill, pickupTime, key, pd, pollDue.UnixMilli(), s.prefix).Err()
 	if err != nil {
 		if isLeaseLost(err) {
 			return fmt.Errorf("record waybill of %s: %w", key, ErrLeaseLost)
@@ -357,10 +374,13 @@ func (s *Store) ScheduleRetry(ctx context.Context, key, owner, reason string, du
 		release: true, incr: countAttempt, fields: []string{"state", st, "last_error", reason, "sticky", flag(sticky)}})
 }
 
-// DeadLetter moves the order to the dead letter with its reason.
-func (s *Store) DeadLetter(ctx context.Context, key, owner, reason string, countAttempt bool) error {
+// DeadLetter moves the order to the dead letter with its reason. sticky records whether a
+// carrier may hold its waybill (it then may only go back there); Submitting pinned it for the
+// call, so an order every carrier certainly refused must be unpinned here, or `dlq retry` could
+// only ever send it back to the last carrier asked.
+func (s *Store) DeadLetter(ctx context.Context, key, owner, reason string, countAttempt, sticky bool) error {
 	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "1", release: true, incr: countAttempt,
-		fields: []string{"state", Failed, "last_error", reason}})
+		fields: []string{"state", Failed, "last_error", reason, "sticky", flag(sticky)}})
 	return err
 }
 
@@ -406,6 +426,36 @@ func (s *Store) DeadDepth(ctx context.Context) (int64, error) {
 // DeadKeys lists the dead letter's order keys, oldest first.
 func (s *Store) DeadKeys(ctx context.Context) ([]string, error) {
 	return s.rdb.ZRange(ctx, s.dlqKey(), 0, -1).Result()
+}
+
+// DeadRecords returns the records of the dead letter's oldest limit orders (limit <= 0: all),
+// oldest first, in two round trips however many there are: the keys, then every record in one
+// pipeline. An order whose record is gone is left out.
+func (s *Store) DeadRecords(ctx context.Context, limit int) ([]Record, error) {
+	keys, err := s.rdb.ZRange(ctx, s.dlqKey(), 0, int64(limit)-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the dead letter: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.HGetAll(ctx, s.orderKey(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the dead letter's records: %w", err)
+	}
+	recs := make([]Record, 0, len(keys))
+	for i, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			recs = append(recs, recordFrom(keys[i], m))
+		}
+	}
+	return recs, nil
 }
 
 // Checkpoint is a saved binlog position.
@@ -497,25 +547,44 @@ func (s *Store) scan(ctx context.Context, match string, fn func(context.Context,
 }
 
 // reviveScript moves a dead-lettered order back to the retry schedule, due now, with fresh
-// attempts. KEYS: order, retry, dlq. ARGV: key, now.
+// attempts, routed to a chosen carrier when one is given. It answers 0 when the order is not in
+// the dead letter, 1 when it was sent back, and {'pinned', carrier} when it is pinned to another
+// carrier than the chosen one. KEYS: order, retry, dlq. ARGV: key, now, carrier (empty: as routed).
 var reviveScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') ~= 'failed' then return 0 end
+local pin = redis.call('HMGET', KEYS[1], 'sticky', 'carrier')
+if ARGV[3] ~= '' and pin[1] == '1' and pin[2] and pin[2] ~= '' and pin[2] ~= ARGV[3] then return {'pinned', pin[2]} end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'route', ARGV[3]) end
 local last = redis.call('HGET', KEYS[1], 'last_error') or ''
 redis.call('HSET', KEYS[1], 'state', 'retry', 'attempts', 0, 'last_error', 'sent back from the dead letter (was: ' .. last .. ')',
   'updated_at', ARGV[2], 'lease_owner', '', 'lease_until', 0)
+redis.call('PERSIST', KEYS[1]) -- open work again: never expires
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 `)
 
+// ErrPinned: the order is pinned to its carrier (Record.Sticky), which may hold its waybill, so
+// it may not be sent to another.
+var ErrPinned = errors.New("pinned to carrier")
+
 // Revive sends a dead-lettered order back through the normal path (`shipsync dlq retry`): the
 // running daemon picks it up from the retry schedule, and the claim and the carrier's OrderCode
-// still guarantee one waybill. It reports false when the order is not in the dead letter.
-func (s *Store) Revive(ctx context.Context, key string) (bool, error) {
-	n, err := reviveScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, key, time.Now().UnixMilli()).Int()
+// still guarantee one waybill. A carrier (`--carrier`) is recorded as the order's route, so the
+// next attempt goes there; an order pinned to another carrier is refused with ErrPinned and
+// left as it was. An empty carrier leaves the route as it is. It reports false when the order
+// is not in the dead letter.
+func (s *Store) Revive(ctx context.Context, key, carrier string) (bool, error) {
+	res, err := reviveScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()},
+		key, time.Now().UnixMilli(), carrier).Result()
 	if err != nil {
 		return false, fmt.Errorf("revive order %s: %w", key, err)
 	}
+	if pin, ok := res.([]any); ok && len(pin) == 2 {
+		return false, fmt.Errorf("revive order %s on %s: %w %v, which may already hold its waybill (retry it without --carrier)",
+			key, carrier, ErrPinned, pin[1])
+	}
+	n, _ := res.(int64)
 	return n == 1, nil
 }
 
@@ -534,6 +603,7 @@ func (s *Store) Drop(ctx context.Context, key string) (bool, error) {
 		p.HSet(ctx, s.orderKey(key), "state", Dropped, "updated_at", time.Now().UnixMilli())
 		p.ZRem(ctx, s.pickupKey(), key)
 		p.ZRem(ctx, s.pollKey(), key)
+		retainScript.Eval(ctx, p, []string{s.orderKey(key)}, s.prefix, s.retentionMs(), "0") // settled: it expires
 		return nil
 	})
 	if err != nil {

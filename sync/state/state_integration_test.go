@@ -73,7 +73,7 @@ func TestRetryAndDeadLetter(t *testing.T) {
 	claim := func(key, owner string, revive bool) state.ClaimResult {
 		t.Helper()
 		if revive {
-			if ok, err := s.Revive(ctx, key); err != nil || !ok {
+			if ok, err := s.Revive(ctx, key, ""); err != nil || !ok {
 				t.Fatalf("revive %s: %v %v", key, ok, err)
 			}
 		}
@@ -105,7 +105,7 @@ func TestRetryAndDeadLetter(t *testing.T) {
 	if res := claim("1", "p:3", false); res != state.Claimed {
 		t.Fatalf("claim of a retry: %v", res)
 	}
-	if err := s.DeadLetter(ctx, "1", "p:3", "carrier refused: bad address", true); err != nil {
+	if err := s.DeadLetter(ctx, "1", "p:3", "carrier refused: bad address", true, false); err != nil {
 		t.Fatal(err)
 	}
 	rec, _, _ := s.Get(ctx, "1")
@@ -271,7 +271,7 @@ func TestDropForgetsTheParcel(t *testing.T) {
 	if err := s.RecordWaybill(ctx, "7", "p:1", "sim", "W7", "", past, past); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, "7", "p:1", "write-back matched no row", false); err != nil {
+	if err := s.DeadLetter(ctx, "7", "p:1", "write-back matched no row", false, false); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.Drop(ctx, "7"); !ok || err != nil {

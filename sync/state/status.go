@@ -15,16 +15,35 @@ import (
 // ErrLocked means another process is applying a status to the same order right now.
 var ErrLocked = errors.New("order is locked by another status update")
 
-// OrderByWaybill finds the order a carrier's waybill belongs to.
-func (s *Store) OrderByWaybill(ctx context.Context, carrier, waybill string) (string, bool, error) {
-	key, err := s.rdb.HGet(ctx, s.waybillIndex(), carrier+"/"+waybill).Result()
-	if errors.Is(err, redis.Nil) {
+// OrderByWaybill finds the order a waybill belongs to by its courier's shipper code (Kdniao's
+// ShipperCode) and number. Waybills recorded before the index had one key per waybill sit in
+// one hash under "<carrier name>/<waybill>": legacy names the carriers whose old entries are
+// looked up when the new key is missing, so an upgrade loses no push for a parcel in flight.
+func (s *Store) OrderByWaybill(ctx context.Context, shipperCode, waybill string, legacy ...string) (string, bool, error) {
+	key, err := s.rdb.Get(ctx, s.waybillKey(shipperCode, waybill)).Result()
+	if err == nil {
+		return key, true, nil
+	}
+	if !errors.Is(err, redis.Nil) {
+		return "", false, fmt.Errorf("look up waybill %s/%s: %w", shipperCode, waybill, err)
+	}
+	if len(legacy) == 0 {
 		return "", false, nil
 	}
-	if err != nil {
-		return "", false, fmt.Errorf("look up waybill %s/%s: %w", carrier, waybill, err)
+	fields := make([]string, len(legacy))
+	for i, c := range legacy {
+		fields[i] = c + "/" + waybill
 	}
-	return key, true, nil
+	keys, err := s.rdb.HMGet(ctx, s.waybillIndex(), fields...).Result()
+	if err != nil {
+		return "", false, fmt.Errorf("look up waybill %s/%s: %w", shipperCode, waybill, err)
+	}
+	for _, k := range keys {
+		if k, ok := k.(string); ok && k != "" {
+			return k, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 var unlockScript = redis.NewScript(`
@@ -76,8 +95,9 @@ type ParcelStatus struct {
 	NextPoll time.Time
 }
 
-// SetStatus stores the parcel's status and moves it in the watchdog and poll schedules. The
-// caller holds Lock.
+// SetStatus stores the parcel's status and moves it in the watchdog and poll schedules. A
+// terminal status settles a written order: its retention starts (again) now. The caller holds
+// Lock.
 func (s *Store) SetStatus(ctx context.Context, key string, ps ParcelStatus) error {
 	exc := "0"
 	if ps.Exception {
@@ -94,6 +114,7 @@ func (s *Store) SetStatus(ctx context.Context, key string, ps ParcelStatus) erro
 		} else {
 			p.ZAdd(ctx, s.pollKey(), redis.Z{Score: float64(ps.NextPoll.UnixMilli()), Member: key})
 		}
+		retainScript.Eval(ctx, p, []string{s.orderKey(key)}, s.prefix, s.retentionMs(), flag(ps.Terminal))
 		return nil
 	})
 	if err != nil {
@@ -125,6 +146,32 @@ func (s *Store) DonePickup(ctx context.Context, key string) error {
 func (s *Store) SchedulePoll(ctx context.Context, key string, due time.Time) error {
 	if err := s.rdb.ZAdd(ctx, s.pollKey(), redis.Z{Score: float64(due.UnixMilli()), Member: key}).Err(); err != nil {
 		return fmt.Errorf("schedule poll of %s: %w", key, err)
+	}
+	return nil
+}
+
+// PollFailed counts a failed poll of the order's waybill and returns how many failed in a row
+// (since the last PollSucceeded), for the caller's backoff. The order's record must exist.
+func (s *Store) PollFailed(ctx context.Context, key string) (int, error) {
+	n, err := s.rdb.HIncrBy(ctx, s.orderKey(key), "poll_failures", 1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count failed poll of %s: %w", key, err)
+	}
+	return int(n), nil
+}
+
+// PollSucceeded resets the order's count of failed polls.
+func (s *Store) PollSucceeded(ctx context.Context, key string) error {
+	if err := s.rdb.HDel(ctx, s.orderKey(key), "poll_failures").Err(); err != nil {
+		return fmt.Errorf("reset failed polls of %s: %w", key, err)
+	}
+	return nil
+}
+
+// DonePoll takes the order off the poll schedule only (the no-pickup watch keeps it).
+func (s *Store) DonePoll(ctx context.Context, key string) error {
+	if err := s.rdb.ZRem(ctx, s.pollKey(), key).Err(); err != nil {
+		return fmt.Errorf("end polls of %s: %w", key, err)
 	}
 	return nil
 }

@@ -26,10 +26,19 @@ const (
 	resultRepeat  = 106
 )
 
+// Kdniao's production endpoints. Endpoints are configuration; these are what a configuration
+// that names the production create endpoint means for the others.
+const (
+	ProductionURL      = "https://api.kdniao.com/api/EOrderService"                   // 1007 create, 1147 cancel
+	ProductionTrackURL = "https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx" // 1002 instant query
+)
+
 // Config is one Kdniao account.
 type Config struct {
-	URL         string // create endpoint, e.g. https://api.kdniao.com/api/EOrderService
-	TrackURL    string // 1002 endpoint, e.g. https://api.kdniao.com/Ebusiness/EbusinessOrderHandle.aspx; default URL
+	URL string // create endpoint, e.g. ProductionURL
+	// TrackURL is the 1002 query endpoint, e.g. ProductionTrackURL. Kdniao answers 1002 only
+	// there, never on the create endpoint, so Track needs it.
+	TrackURL    string
 	EBusinessID string
 	AppKey      string
 	ShipperCode string

@@ -1,7 +1,6 @@
 package kdniao
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +29,8 @@ func (r TrackRequest) Encode() (string, error) {
 
 // Track asks the carrier for the traces of one waybill (RequestType 1002) and returns them as
 // the carrier has them now. It blocks until the carrier answers, the configured timeout passes
-// or ctx is done; the request goes to Config.TrackURL, or Config.URL when that is empty.
+// or ctx is done; the request goes to Config.TrackURL (an empty one is a permanent error: Kdniao
+// does not answer 1002 on the create endpoint).
 //
 // Errors are *Error, classified like Create's (README.md): transport failures, 5xx, 408/429,
 // unreadable answers and Success:false without a ResultCode of 101-104 are transient;
@@ -49,7 +49,7 @@ func (c *Client) Track(ctx context.Context, shipperCode, logisticCode, orderCode
 		"DataSign":    {Sign(data, c.cfg.AppKey)},
 		"DataType":    {dataTypeJSON},
 	}
-	status, body, err := c.post(ctx, op, cmp.Or(c.cfg.TrackURL, c.cfg.URL), form)
+	status, body, err := c.post(ctx, op, c.cfg.TrackURL, form)
 	if err != nil {
 		if e, ok := errors.AsType[*Error](err); ok {
 			e.maybeCreated = false

@@ -118,7 +118,7 @@ func TestTrackTV2(t *testing.T) {
 		reply(`{"Success":true,"State":"0","Traces":[]}`)(w, r)
 	}))
 	defer srv.Close()
-	c := New(Config{URL: srv.URL, EBusinessID: testEBusinessID, AppKey: v.AppKey})
+	c := New(Config{URL: "http://127.0.0.1:1/unused", TrackURL: srv.URL, EBusinessID: testEBusinessID, AppKey: v.AppKey})
 	if _, err := c.Track(context.Background(), "SF", "118954907573", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +128,25 @@ func TestTrackTV2(t *testing.T) {
 }
 
 func TestTrackRefused(t *testing.T) {
-	c := New(Config{URL: "http://127.0.0.1:1", EBusinessID: testEBusinessID, AppKey: testAppKey, Timeout: time.Second})
+	c := New(Config{URL: "http://127.0.0.1:1", TrackURL: "http://127.0.0.1:1", EBusinessID: testEBusinessID,
+		AppKey: testAppKey, Timeout: time.Second})
 	_, err := c.Track(context.Background(), "SIM", "SIM1", "")
 	e, ok := errors.AsType[*Error](err)
 	if !ok || e.Permanent() || e.MaybeCreated() {
 		t.Errorf("err = %v, want a transient *Error", err)
+	}
+}
+
+// TestTrackNeedsTrackURL: Kdniao answers 1002 only on its query endpoint, so a client without
+// one never sends the query to the create endpoint.
+func TestTrackNeedsTrackURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("query sent to %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	c := New(Config{URL: srv.URL + "/api/EOrderService", EBusinessID: testEBusinessID, AppKey: testAppKey})
+	_, err := c.Track(context.Background(), "SIM", "SIM1", "")
+	if e, ok := errors.AsType[*Error](err); !ok || !e.Permanent() {
+		t.Errorf("err = %v, want a permanent *Error", err)
 	}
 }

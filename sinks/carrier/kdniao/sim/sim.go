@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,19 @@ const (
 	defaultPrefix   = "SIM"
 	waybillDigits   = 10
 	contentTypeJSON = "application/json;charset=utf-8"
+)
+
+// endpoints are Kdniao's paths and the RequestTypes each one answers.
+var endpoints = map[string][]string{
+	CreatePath: {requestTypeCreate}, // and 1147 cancel
+	TrackPath:  {requestTypeTrack},
+}
+
+// The paths of Kdniao's endpoints that the simulator serves: a client's URL is the simulator's
+// address followed by CreatePath, its TrackURL the address followed by TrackPath.
+const (
+	CreatePath = "/api/EOrderService"
+	TrackPath  = "/Ebusiness/EbusinessOrderHandle.aspx"
 )
 
 // Config configures a simulator. Latency, ErrorRate and TimeoutAfterCommitRate are the initial
@@ -201,12 +215,10 @@ func New(cfg Config) *Server {
 		now:  time.Now,
 	}
 	s.SetFaults(Faults{Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, TimeoutAfterCommitRate: cfg.TimeoutAfterCommitRate})
-	// Kdniao's create endpoint is /api/EOrderService, its query one
-	// /Ebusiness/EbusinessOrderHandle.aspx, its general one /api/dist; "/" as well so that a
-	// configured URL without a path still works. Every one answers every RequestType.
-	for _, p := range []string{"POST /api/EOrderService", "POST /Ebusiness/EbusinessOrderHandle.aspx",
-		"POST /api/dist", "POST /{$}"} {
-		s.mux.HandleFunc(p, s.handlePost)
+	// Each of Kdniao's endpoints answers its own RequestTypes only, as the real service does, so
+	// a client that sends a query to the create endpoint fails here too; other paths are 404.
+	for path, types := range endpoints {
+		s.mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) { s.handlePost(w, r, types) })
 	}
 	s.mux.HandleFunc("GET /stats", s.handleStats)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -275,7 +287,8 @@ type order struct {
 	LogisticCode string `json:"LogisticCode"`
 }
 
-func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
+// handlePost answers a POST to an endpoint that serves the RequestTypes served.
+func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, served []string) {
 	s.requests.Add(1)
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
@@ -300,7 +313,14 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, codeAccount, reasonBadSign)
 		return
 	}
-	switch rt := form.Get("RequestType"); rt {
+	rt := form.Get("RequestType")
+	if !slices.Contains(served, rt) {
+		// Unknown types, and known ones sent to another type's endpoint.
+		s.invalid.Add(1)
+		s.fail(w, codeOther, "RequestType "+rt+" is not served at "+r.URL.Path)
+		return
+	}
+	switch rt {
 	case requestTypeCreate:
 		s.create(w, r, data)
 	case requestTypeTrack:

@@ -31,8 +31,8 @@ func start(t *testing.T, cfg Config) (*Server, *httptest.Server) {
 }
 
 func client(srv *httptest.Server, appKey string, timeout time.Duration) *kdniao.Client {
-	return kdniao.New(kdniao.Config{URL: srv.URL + "/api/EOrderService", EBusinessID: testEBusinessID,
-		AppKey: appKey, ShipperCode: "SIM", Timeout: timeout})
+	return kdniao.New(kdniao.Config{URL: srv.URL + CreatePath, TrackURL: srv.URL + TrackPath,
+		EBusinessID: testEBusinessID, AppKey: appKey, ShipperCode: "SIM", Timeout: timeout})
 }
 
 func testOrder(code string) kdniao.Order {
@@ -112,7 +112,7 @@ func TestRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, srv := start(t, Config{})
-			c := kdniao.New(kdniao.Config{URL: srv.URL, EBusinessID: tt.ebusinessID, AppKey: tt.appKey, ShipperCode: "SIM"})
+			c := kdniao.New(kdniao.Config{URL: srv.URL + CreatePath, EBusinessID: tt.ebusinessID, AppKey: tt.appKey, ShipperCode: "SIM"})
 			_, err := c.Create(context.Background(), testOrder("SO1"))
 			e := kdniaoError(t, err)
 			if !e.Permanent() || e.MaybeCreated() || e.ResultCode != 104 || e.Reason != tt.reason {
@@ -157,7 +157,7 @@ func TestInvalid(t *testing.T) {
 	}
 	t.Run("no shipper code", func(t *testing.T) {
 		s, srv := start(t, Config{})
-		c := kdniao.New(kdniao.Config{URL: srv.URL, EBusinessID: testEBusinessID, AppKey: testAppKey})
+		c := kdniao.New(kdniao.Config{URL: srv.URL + CreatePath, EBusinessID: testEBusinessID, AppKey: testAppKey})
 		_, err := c.Create(context.Background(), testOrder("SO1"))
 		if e := kdniaoError(t, err); e.ResultCode != 101 || !strings.Contains(e.Reason, "ShipperCode") {
 			t.Errorf("err = %v", err)
@@ -285,9 +285,11 @@ func TestRawRequests(t *testing.T) {
 		success    bool
 		resultCode string
 	}{
-		{"create on /", "/", signedForm("1007", data), true, "100"},
-		{"create on /api/dist", "/api/dist", signedForm("1007", data), true, "106"},
-		{"unsupported RequestType", "/api/EOrderService", signedForm("1147", `{"LogisticCode":"SIM0000000001"}`), false, "105"},
+		{"create", "/api/EOrderService", signedForm("1007", data), true, "100"},
+		{"create again", "/api/EOrderService", signedForm("1007", data), true, "106"},
+		{"create on the query endpoint", "/Ebusiness/EbusinessOrderHandle.aspx", signedForm("1007", data), false, "105"},
+		{"query on the create endpoint", "/api/EOrderService", signedForm("1002", `{"OrderCode":"","ShipperCode":"SIM","LogisticCode":"SIM0000000001"}`), false, "105"},
+		{"unsupported RequestType", "/api/EOrderService", signedForm("1008", `{"LogisticCode":"SIM0000000001"}`), false, "105"},
 		{"RequestData not JSON", "/api/EOrderService", signedForm("1007", `{"OrderCode":`), false, "103"},
 		{"re-marshalled data fails the sign", "/api/EOrderService", func() url.Values {
 			f := signedForm("1007", data)
@@ -307,6 +309,57 @@ func TestRawRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEndpoints: like Kdniao, the simulator answers creates only on the create endpoint and
+// queries only on the query endpoint, so a client that sends a 1002 query to its create URL
+// fails (Success:false) instead of working only against the simulator; other paths are 404.
+func TestEndpoints(t *testing.T) {
+	s, srv := start(t, Config{})
+	w, err := client(srv, testAppKey, time.Second).Create(context.Background(), testOrder("SO1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		url      string // the client's URL and TrackURL
+		create   bool   // whether a create works
+		track    bool   // whether a query works
+		notFound bool   // HTTP 404
+	}{
+		{"create endpoint", srv.URL + CreatePath, true, false, false},
+		{"query endpoint", srv.URL + TrackPath, false, true, false},
+		{"no path", srv.URL, false, false, true},
+		{"trace subscribe endpoint", srv.URL + "/api/dist", false, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := kdniao.New(kdniao.Config{URL: tt.url, TrackURL: tt.url, EBusinessID: testEBusinessID, AppKey: testAppKey,
+				ShipperCode: "SIM", Timeout: time.Second})
+			_, err := c.Create(context.Background(), testOrder("SO1"))
+			if (err == nil) != tt.create {
+				t.Errorf("create: err = %v, want success %v", err, tt.create)
+			}
+			if err != nil && tt.notFound && kdniaoError(t, err).HTTPStatus != http.StatusNotFound {
+				t.Errorf("create: err = %v, want 404", err)
+			}
+			tr, err := c.Track(context.Background(), "SIM", w.LogisticCode, "SO1")
+			if (err == nil) != tt.track {
+				t.Errorf("track: err = %v, want success %v", err, tt.track)
+			}
+			switch {
+			case err == nil && (!tr.Success || tr.LogisticCode != w.LogisticCode):
+				t.Errorf("track = %+v", tr)
+			case err != nil && tt.notFound && kdniaoError(t, err).HTTPStatus != http.StatusNotFound:
+				t.Errorf("track: err = %v, want 404", err)
+			case err != nil && !tt.notFound && kdniaoError(t, err).HTTPStatus != http.StatusOK:
+				t.Errorf("track: err = %v, want Success:false", err)
+			}
+		})
+	}
+	// One query answered (the query endpoint's), one create and one repeat (the create
+	// endpoint's); the two misrouted requests are invalid; the 404s never reached the handler.
+	checkStats(t, s, Stats{Requests: 5, Creates: 1, Repeats: 1, Invalid: 2, Queries: 1})
 }
 
 func TestStatsAndHealth(t *testing.T) {
@@ -344,7 +397,7 @@ func TestStatsAndHealth(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	s, srv := start(t, Config{})
-	resp, err := http.PostForm(srv.URL, url.Values{"RequestData": {strings.Repeat("x", maxBodyBytes)}})
+	resp, err := http.PostForm(srv.URL+CreatePath, url.Values{"RequestData": {strings.Repeat("x", maxBodyBytes)}})
 	if err != nil {
 		t.Fatal(err)
 	}
