@@ -184,24 +184,61 @@ func execScript(ctx context.Context, db *sql.DB, script string) error {
 	return sqlscript.Exec(ctx, conn, script)
 }
 
-// SharedSchema returns the path of a real shop schema, <module root>/../shared/schemas/<name>
+// SharedSchema returns the path of a real shop install schema, <module root>/../shared/schemas/<name>
 // (or $SHIPSYNC_SHARED_DIR/schemas/<name>), where the module root is the nearest directory above
-// the working directory holding go.mod. It fails the test when the file is missing.
+// the working directory holding go.mod. The real schemas are a conformance layer beside the
+// checkout: without them the test is skipped with the reason, unless SHIPSYNC_REQUIRE_SHARED is
+// set (CI sets it), which fails it instead.
 func SharedSchema(t testing.TB, name string) string {
 	t.Helper()
+	path, err := sharedSchema(name)
+	if err != nil {
+		if os.Getenv("SHIPSYNC_REQUIRE_SHARED") != "" {
+			t.Fatalf("shared schema %s not found (SHIPSYNC_REQUIRE_SHARED is set): %v; CI lays shared/ beside the checkout "+
+				"(../shared/schemas/ next to the module root), or set SHIPSYNC_SHARED_DIR", name, err)
+		}
+		t.Skipf("real install schema %s not beside the checkout (%v): the shared conformance layer is skipped; "+
+			"CI runs it (SHIPSYNC_REQUIRE_SHARED=1)", name, err)
+	}
+	return path
+}
+
+// ShopSchema returns the schema of a supported shop system for a test that needs that shop: the
+// real install schema when ../shared/schemas has it, else the project's own fixture
+// testenv/shops/<name> (the tables shipsync touches, with the system's names, types and engines).
+// With SHIPSYNC_REQUIRE_SHARED set the real one must be there.
+func ShopSchema(t testing.TB, name string) string {
+	t.Helper()
+	if path, err := sharedSchema(name); err == nil {
+		return path
+	} else if os.Getenv("SHIPSYNC_REQUIRE_SHARED") != "" {
+		t.Fatalf("shared schema %s not found (SHIPSYNC_REQUIRE_SHARED is set): %v", name, err)
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatalf("find shop fixture %s: %v", name, err)
+	}
+	path := filepath.Join(root, "testenv", "shops", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("no shop fixture %s: %v", name, err)
+	}
+	return path
+}
+
+func sharedSchema(name string) (string, error) {
 	shared := os.Getenv("SHIPSYNC_SHARED_DIR")
 	if shared == "" {
 		root, err := ModuleRoot()
 		if err != nil {
-			t.Fatalf("find shared schema %s: %v", name, err)
+			return "", err
 		}
 		shared = filepath.Join(filepath.Dir(root), "shared")
 	}
 	path := filepath.Join(shared, "schemas", name)
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("shared schema %s not found: %v; CI lays shared/ beside the checkout (../shared/schemas/ next to the module root), or set SHIPSYNC_SHARED_DIR", name, err)
+		return "", err
 	}
-	return path
+	return path, nil
 }
 
 // ModuleRoot is the nearest directory at or above the working directory that holds go.mod.

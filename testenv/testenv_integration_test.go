@@ -160,7 +160,7 @@ func tableEngines(t *testing.T, db *sql.DB, schema string) map[string]string {
 func TestExecFileLoadsECShop(t *testing.T) {
 	t.Parallel()
 	db, name := testenv.NewDatabase(t)
-	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	got := tableEngines(t, db, name)
 	// The tables shipsync touches, at least: the schema may carry more of ECShop's (returns).
 	want := []string{"ecs_order_info", "ecs_order_goods", "ecs_goods", "ecs_region", "ecs_shipping",
@@ -289,7 +289,7 @@ func TestDemoSchemaMatchesECShop(t *testing.T) {
 	}
 
 	shopDB, shopName := testenv.NewDatabase(t)
-	testenv.ExecFile(t, shopDB, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, shopDB, testenv.ShopSchema(t, "ecshop.sql"))
 	shopCols := columnDefs(t, shopDB, shopName)
 	demoCols := columnDefs(t, demoDB, demoName)
 	for _, col := range []string{"ecs_order_info.order_id", "ecs_order_info.invoice_no", "ecs_goods.goods_weight",
@@ -331,7 +331,7 @@ func TestSeedAndPay(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+				testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 			}
 			start := time.Now()
 			ids, err := demo.Seed(ctx, db, 1000, 7)
@@ -532,6 +532,54 @@ func TestSharedSchemaFindsTheFile(t *testing.T) {
 	b, err := os.ReadFile(p)
 	if err != nil || !strings.Contains(string(b), "CREATE TABLE `ecs_order_info`") {
 		t.Errorf("SharedSchema = %s: %v", p, err)
+	}
+}
+
+// TestShopFixturesMatchRealSchemas: each project fixture in testenv/shops declares its tables
+// exactly as the system's real install schema does (columns with types, nullability, defaults,
+// and indexes), so the tests that run on the fixture without ../shared test the real thing.
+func TestShopFixturesMatchRealSchemas(t *testing.T) {
+	t.Parallel()
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtures, err := filepath.Glob(filepath.Join(root, "testenv", "shops", "*.sql"))
+	if err != nil || len(fixtures) == 0 {
+		t.Fatalf("no fixtures in testenv/shops: %v", err)
+	}
+	for _, f := range fixtures {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			fixDB, fixName := testenv.NewDatabase(t)
+			testenv.ExecFile(t, fixDB, f)
+			realDB, realName := testenv.NewDatabase(t)
+			testenv.ExecFile(t, realDB, testenv.SharedSchema(t, name))
+			fixCols, realCols := columnDefs(t, fixDB, fixName), columnDefs(t, realDB, realName)
+			fixIdx, realIdx := indexDefs(t, fixDB, fixName), indexDefs(t, realDB, realName)
+			fixEng, realEng := tableEngines(t, fixDB, fixName), tableEngines(t, realDB, realName)
+			for table, engine := range fixEng {
+				if realEng[table] != engine {
+					t.Errorf("%s: engine %q, the real schema's %q", table, engine, realEng[table])
+				}
+			}
+			for col, def := range fixCols {
+				if realCols[col] != def {
+					t.Errorf("%s: %q, the real schema has %q", col, def, realCols[col])
+				}
+			}
+			for col, def := range realCols {
+				table, _, _ := strings.Cut(col, ".")
+				if _, ok := fixEng[table]; ok && fixCols[col] == "" {
+					t.Errorf("%s (%s) is missing from the fixture", col, def)
+				}
+			}
+			for idx, def := range fixIdx {
+				if realIdx[idx] != def {
+					t.Errorf("index %s: %q, the real schema has %q", idx, def, realIdx[idx])
+				}
+			}
+		})
 	}
 }
 

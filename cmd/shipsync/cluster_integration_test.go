@@ -25,7 +25,7 @@ func TestRedisCluster(t *testing.T) {
 	ctx := context.Background()
 	nodes := testenv.StartRedisCluster(t, 3)
 	db, name := testenv.NewDatabase(t)
-	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	ids, err := demo.Seed(ctx, db, 60, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func TestRestartMidStream(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Now()
 	db, name := testenv.NewDatabase(t)
-	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	ids, err := demo.Seed(ctx, db, 400, 2)
 	if err != nil {
 		t.Fatal(err)

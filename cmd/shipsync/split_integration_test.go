@@ -44,7 +44,7 @@ func TestSplitMode(t *testing.T) {
 	t0 := time.Now()
 	const orders = 2000
 	db, name := testenv.NewDatabase(t)
-	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	ids, err := demo.Seed(ctx, db, orders, 3)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func newHarness(t *testing.T, schema string, n int, simCfg sim.Config) (*harness
 	db, name := testenv.NewDatabase(t)
 	switch schema {
 	case "ecshop":
-		testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+		testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	default:
 		if err := demo.LoadSchema(ctx, db); err != nil {
 			t.Fatal(err)

@@ -131,7 +131,7 @@ func TestChaos(t *testing.T) {
 	e := startEnv(t)
 	ctx := context.Background()
 	db, name := testenv.NewDatabase(t)
-	testenv.ExecFile(t, db, testenv.SharedSchema(t, "ecshop.sql"))
+	testenv.ExecFile(t, db, testenv.ShopSchema(t, "ecshop.sql"))
 	ids, err := demo.Seed(ctx, db, orders, 5)
 	if err != nil {
 		t.Fatal(err)
