@@ -4,6 +4,7 @@ MODULE  := $(shell $(GO) list -m)
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
 .PHONY: all build test test-unit testenv-up testenv-down demo demo-split chaos bench bench-quick lint fuzz clean
+.PHONY: image image-test
 
 all: build
 
@@ -36,13 +37,14 @@ demo-split: build testenv-up
 	$(GO) build -o bin/kfake ./testenv/kafka/cmd/kfake
 	$(GO) run ./testenv/demo/run -split
 
-## chaos: 20,000 orders paid in one transaction, then the long chaos suite (2,000 orders, 30
-## kills, MariaDB and Redis restarts, carrier failures) on its own MariaDB and Redis; prints a
-## one-line verdict. make test runs a short form of both.
+## chaos: 20,000 orders paid in one transaction, then the long chaos suite (2,000 orders, 40
+## faults at random moments from a printed seed: daemon, MariaDB and Redis SIGKILLs, carrier
+## failures; SHIPSYNC_CHAOS_SEED=N replays) on its own MariaDB and Redis; prints a one-line
+## verdict. make test runs a short form of both.
 chaos:
 	bash deploy/install-tools.sh
 	SHIPSYNC_LARGE_TX=20000 bash testenv/with.sh $(GO) test -count=1 -v -timeout 20m -run TestLargeTransaction ./sync/pipeline
-	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|^(---|ok|FAIL|PASS)'"
+	bash -o pipefail -c "SHIPSYNC_CHAOS=long $(GO) test -count=1 -v -timeout 30m -run TestChaos ./testenv/chaos | grep -E 'chaos verdict|chaos seed|^(---|ok|FAIL|PASS)'"
 
 ## bench: every scenario of DESIGN.md §7 at full size (~11 min) on a private MariaDB + Redis (free
 ## ports, temp dir, purged at the end); prints a table, writes bench/results.json and profiles in
@@ -75,6 +77,22 @@ fuzz:
 		name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name $$pkg ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || failed="$$failed $$name"; \
 	done; if [ -n "$$failed" ]; then echo "fuzz failed:$$failed"; exit 1; fi
+
+## image: the container image localhost/shipsync:latest (IMAGE=... for another tag), built with
+## podman from deploy/Dockerfile without a registry: the static binary and the host's CA bundle on
+## FROM scratch (deploy/build-image.sh). podman is installed when missing.
+IMAGE ?= localhost/shipsync:latest
+image:
+	bash deploy/install-tools.sh
+	GO=$(GO) bash deploy/build-image.sh $(IMAGE)
+
+## image-test: builds the image and checks it for real against the testenv MariaDB and Redis: its
+## files (the binary and the CA bundle only), the exported entrypoint run as uid 65532, and the
+## container itself under `podman run` (required here: SHIPSYNC_IMAGE_RUN=1); each ships an order
+## and answers /readyz. deploy/README.md says where `podman run` cannot work.
+image-test: testenv-up
+	bash deploy/install-tools.sh
+	SHIPSYNC_IMAGE_RUN=1 $(GO) test -count=1 -v -timeout 5m -run '^TestImage$$' ./deploy
 
 clean:
 	rm -rf bin

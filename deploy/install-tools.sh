@@ -3,6 +3,9 @@
 #   promtool  (Debian package prometheus)  deploy tests: `promtool check rules`, `promtool check metrics`
 #   chromium  (Debian package chromium)    the status-page browser test
 #   systemd-analyze (Debian package systemd, present on most installs)  deploy tests: `verify` of the unit
+#   podman    (Debian package podman)      deploy image test: `podman build` of deploy/Dockerfile, `make image`
+#   runc      (Debian package runc)        `podman run` (make image-test), where crun refuses a cgroup v1/hybrid host
+#   redis-sentinel (Debian package redis-sentinel)  testenv/chaos: the Sentinel failover test
 # Idempotent: does nothing when all are present. Needs root (and apt-get) only when something is
 # missing. The prometheus package ships a server and enables a service for it; its maintainer
 # scripts are kept from starting it (policy-rc.d), and a server that starts anyway is stopped, so
@@ -31,8 +34,11 @@ pkgs=()
 command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
+command -v podman >/dev/null 2>&1 || pkgs+=(podman)
+command -v runc >/dev/null 2>&1 || pkgs+=(runc)
+command -v redis-sentinel >/dev/null 2>&1 || pkgs+=(redis-sentinel)
 if ((${#pkgs[@]} == 0)); then
-	log "promtool, chromium and systemd-analyze are installed"
+	log "promtool, chromium, systemd-analyze, podman, runc and redis-sentinel are installed"
 	exit 0
 fi
 if ((EUID != 0)); then
@@ -83,8 +89,20 @@ if [[ " ${pkgs[*]} " == *" prometheus "* ]]; then
 	done
 fi
 
+if [[ " ${pkgs[*]} " == *" redis-sentinel "* ]]; then
+	# Only the binary is wanted (tests start their own Sentinels): no service at boot.
+	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now redis-sentinel.service >/dev/null 2>&1 || true
+	elif command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d redis-sentinel disable >/dev/null 2>&1 || true
+	fi
+fi
+
 command -v promtool >/dev/null 2>&1 || die "promtool still missing after apt-get install prometheus"
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
 	die "chromium still missing after apt-get install chromium"
 command -v systemd-analyze >/dev/null 2>&1 || die "systemd-analyze still missing after apt-get install systemd"
+command -v podman >/dev/null 2>&1 || die "podman still missing after apt-get install podman"
+command -v runc >/dev/null 2>&1 || die "runc still missing after apt-get install runc"
+command -v redis-sentinel >/dev/null 2>&1 || die "redis-sentinel still missing after apt-get install redis-sentinel"
 log "ok: $(promtool --version 2>&1 | head -n1)"
