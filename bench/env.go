@@ -201,7 +201,8 @@ func (b *bench) masterPos(ctx context.Context) (binlogPos, error) {
 	return binlogPos{File: string(vals[0]), Pos: uint32(pos)}, rows.Err()
 }
 
-// daemonConfig is configFor on a free loopback port, which it returns as listen.
+// daemonConfig is configFor with its admin listener (metrics) on a free loopback port, which it
+// returns as listen.
 func (b *bench) daemonConfig(dbName, prefix, carrierURL string, extra ...[2]string) (conf, listen string, err error) {
 	port, err := testenv.FreePort()
 	if err != nil {
@@ -213,10 +214,11 @@ func (b *bench) daemonConfig(dbName, prefix, carrierURL string, extra ...[2]stri
 }
 
 // configFor turns the root config.yaml into one for a bench shop database, Redis prefix, carrier
-// and metrics address, plus extra text replacements (testenv.RenderConfig).
+// and metrics address (admin.listen; the push listener takes any free port), plus extra text
+// replacements (testenv.RenderConfig).
 func (b *bench) configFor(dbName, prefix, carrierURL, listen string, extra ...[2]string) (string, error) {
 	text, err := testenv.RenderConfig(b.root, testenv.ConfigTarget{DB: dbName, Prefix: prefix, CarrierURL: carrierURL,
-		MySQLAddr: b.mysqlAddr(), RedisAddr: b.redisAddr(), Listen: listen}, extra...)
+		MySQLAddr: b.mysqlAddr(), RedisAddr: b.redisAddr(), Listen: "127.0.0.1:0", Admin: listen}, extra...)
 	if err != nil {
 		return "", err
 	}

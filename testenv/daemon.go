@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -54,6 +55,8 @@ func WriteConfig(t testing.TB, dbName, prefix, carrierURL string, extra ...[2]st
 // ConfigTarget is where a config rendered from the root config.yaml points.
 type ConfigTarget struct {
 	DB, Prefix, CarrierURL, MySQLAddr, RedisAddr, Listen string
+	// Admin is admin.listen (status page, metrics, health); "127.0.0.1:0" when empty.
+	Admin string
 }
 
 // RenderConfig returns the root config.yaml (under root) pointed at target, with a random
@@ -71,6 +74,7 @@ func RenderConfig(root string, target ConfigTarget, extra ...[2]string) (string,
 		{"server_id: 4201", fmt.Sprintf("server_id: %d", 100000+rand.Uint32N(1<<30))},
 		{"http://127.0.0.1:8700", target.CarrierURL},
 		{"listen: 127.0.0.1:9464", "listen: " + target.Listen},
+		{"listen: 127.0.0.1:9465", "listen: " + cmp.Or(target.Admin, "127.0.0.1:0")},
 		{"addr: 127.0.0.1:23306", "addr: " + target.MySQLAddr},
 		{"addr: 127.0.0.1:26379", "addr: " + target.RedisAddr},
 	}, extra...) {
@@ -129,6 +133,14 @@ func (d *Daemon) Start() {
 
 // Running reports whether the daemon process is running.
 func (d *Daemon) Running() bool { return d.cmd != nil && d.cmd.ProcessState == nil }
+
+// Signal sends sig to the running daemon (SIGHUP: reload its config).
+func (d *Daemon) Signal(sig syscall.Signal) {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		d.t.Fatal(err)
+	}
+}
 
 // Stop sends sig and waits for the process to end, returning its exit error.
 func (d *Daemon) Stop(sig syscall.Signal) error {

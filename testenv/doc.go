@@ -24,6 +24,10 @@
 // as ../shared/schemas/ecshop.sql (found with SharedSchema) as they are. Eventually polls a
 // condition: tests wait for conditions, never with time.Sleep.
 //
+// MakeTLSFiles makes a CA with a server certificate (127.0.0.1, localhost) and a client
+// certificate; StartTLSMariaDB and StartTLSRedis run private servers with them that refuse
+// plaintext and want the client certificate, for the test's duration (testenv/tls.go).
+//
 // # The go-mysql driver, as the tests see it
 //
 // DSN returns a DSN for the database/sql driver of github.com/go-mysql-org/go-mysql (driver name

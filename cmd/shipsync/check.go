@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"flag"
@@ -41,10 +43,23 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	line(true, "config "+*path, "")
 
-	db := shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, 2)
+	checkShop(ctx, cfg, line, warn)
+	checkRedis(ctx, cfg, line)
+	if failed {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func checkShop(ctx context.Context, cfg *config.Config, line func(bool, string, string), warn func(string, string)) {
+	db, err := connectShop(cfg.Shop, 2)
+	if err != nil {
+		line(false, "shop TLS files", err.Error())
+		return
+	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		line(false, "shop reachable at "+cfg.Shop.Addr, err.Error())
+		line(false, "shop reachable at "+cfg.Shop.Addr, unreachable(err, "shop.tls", cfg.Shop.TLS))
 	} else {
 		line(true, "shop reachable at "+cfg.Shop.Addr, "")
 		checkVar(ctx, db, line, "log_bin", "ON", "enable the binary log (log_bin) in the server config")
@@ -62,18 +77,40 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			line(true, "SQL templates prepare", "")
 		}
 	}
-	rdb := newRedis(cfg.State.Redis)
+}
+
+func checkRedis(ctx context.Context, cfg *config.Config, line func(bool, string, string)) {
+	rdb, err := newRedis(cfg.State.Redis)
+	if err != nil {
+		line(false, "redis TLS files", err.Error())
+		return
+	}
 	defer rdb.Close()
 	where := "redis reachable at " + strings.Join(cfg.State.Redis.Servers(), ",")
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		line(false, where, err.Error())
+		line(false, where, unreachable(err, "state.redis.tls", cfg.State.Redis.TLS))
 	} else {
 		line(true, where, "")
 	}
-	if failed {
-		return exitCode(1)
+}
+
+// unreachable is the detail of a failed connection: a server certificate that does not verify
+// names the tls section to fix, since the driver's message alone does not say which one.
+func unreachable(err error, path string, t *config.TLS) string {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	if t == nil || !(errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid)) {
+		return err.Error()
 	}
-	return nil
+	trust := "the system's roots"
+	if t.CAFile != "" {
+		trust = path + ".ca_file " + t.CAFile
+	}
+	return fmt.Sprintf("TLS: the server's certificate does not verify against %s: %v", trust, err)
 }
 
 func indent(s string) string {

@@ -96,7 +96,11 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // openState connects to Redis only: the dead letter and most of status live there, and an
 // operator needs them most when the shop's database is down or a template no longer prepares.
 func openState(ctx context.Context, cfg *config.Config) (*deps, error) {
-	d := &deps{rdb: newRedis(cfg.State.Redis)}
+	rdb, err := newRedis(cfg.State.Redis)
+	if err != nil {
+		return nil, err
+	}
+	d := &deps{rdb: rdb}
 	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
 	if err := d.store.Ping(ctx); err != nil {
 		d.close()

@@ -15,10 +15,12 @@ import (
 const usage = `usage: shipsync <command> [flags]
 
 commands:
-  run --config FILE [--recover]   the daemon (JSON logs on stderr)
+  run --config FILE [--recover] [--dry-run]
+                                  the daemon (JSON logs on stderr); --dry-run only detects paid orders
   check --config FILE             preflight checks, one line each; exit 1 on any failure
   status --config FILE [--json]   checkpoint, binlog position, orders by state, parcels by status
   dlq list|show|retry|drop        the dead letter (shipsync dlq for details)
+  reload --config FILE            the running daemon re-reads its config (as on SIGHUP)
   sim-carrier [flags]             a Kdniao-compatible carrier simulator (see --help)
 `
 
@@ -55,6 +57,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return statusCmd(ctx, args[1:], stdout, stderr)
 	case "dlq":
 		return dlqCmd(ctx, args[1:], stdout, stderr)
+	case "reload":
+		return reloadCmd(ctx, args[1:], stdout, stderr)
 	case "sim-carrier":
 		return simCarrierCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

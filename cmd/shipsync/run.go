@@ -23,7 +23,6 @@ import (
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/state"
-	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
 func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
@@ -71,12 +70,20 @@ func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("shipsync starting", "mode", cfg.Mode, "table", cfg.Orders.Table, "shop", cfg.Shop.Addr,
-		"redis", strings.Join(cfg.State.Redis.Servers(), ","), "http", cfg.HTTP.Listen)
-	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, daemonMux(p), log)
+		"redis", strings.Join(cfg.State.Redis.Servers(), ","), "http", cfg.HTTP.Listen, "admin", cfg.Admin.Listen,
+		"admin_token", cfg.Admin.Token != "")
+	_, stopHTTP, err := serveHTTP(ctx, cfg.HTTP, pushMux(p), log)
 	if err != nil {
 		return err
 	}
 	defer stopHTTP()
+	reload := reloader{path: *path, p: p, log: log}
+	_, stopAdmin, err := serve(ctx, "admin.listen", cfg.Admin.Listen, nil, adminMux(p, cfg.Admin, reload), log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	go reload.onSIGHUP(ctx)
 	err = p.Run(ctx)
 	log.Info("shipsync stopped", "written", p.Stats().Written.Load(), "dead_lettered", p.Stats().DeadLettered.Load())
 	return err
@@ -105,12 +112,19 @@ type deps struct {
 
 func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 	d := &deps{}
-	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, cfg.Shop.MaxConns)
+	db, err := connectShop(cfg.Shop, cfg.Shop.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	d.db = db
 	if err := d.db.PingContext(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("shop database %s: %w", cfg.Shop.Addr, err)
 	}
-	d.rdb = newRedis(cfg.State.Redis)
+	if d.rdb, err = newRedis(cfg.State.Redis); err != nil {
+		d.close()
+		return nil, err
+	}
 	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
 	if err := d.store.Ping(ctx); err != nil {
 		d.close()
@@ -126,10 +140,26 @@ func open(ctx context.Context, cfg *config.Config) (*deps, error) {
 }
 
 // newRedis connects to one server, a Cluster (state.redis.addrs) or a Sentinel-monitored master
-// (addrs and master_name).
-func newRedis(r config.Redis) redis.UniversalClient {
+// (addrs and master_name), over TLS with state.redis.tls. It fails only on the TLS files.
+func newRedis(r config.Redis) (redis.UniversalClient, error) {
+	// No default server name: go-redis dials each node (Cluster, Sentinel) by its own address,
+	// and crypto/tls takes the name from it.
+	tc, err := r.TLS.Client("state.redis.tls", "")
+	if err != nil {
+		return nil, err
+	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: r.Servers(), MasterName: r.MasterName,
-		Password: r.Password, DB: r.DB, IsClusterMode: r.Cluster()})
+		Password: r.Password, DB: r.DB, IsClusterMode: r.Cluster(), TLSConfig: tc}), nil
+}
+
+// connectShop is shopdb.ConnectTLS for the shop section, over TLS with shop.tls. It fails only
+// on the TLS files.
+func connectShop(s config.Shop, maxConns int) (*sql.DB, error) {
+	tc, err := s.TLS.Client("shop.tls", s.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return shopdb.ConnectTLS(s.Addr, s.User, s.Password, s.Database, s.Charset, maxConns, tc), nil
 }
 
 func shopConfig(cfg *config.Config) shopdb.Config {
@@ -150,43 +180,31 @@ func (d *deps) close() {
 	}
 }
 
-// daemonMux is everything the daemon serves: carrier pushes, metrics, health, readiness and the
-// status page.
-func daemonMux(p *pipeline.Pipeline) *http.ServeMux {
-	mux := http.NewServeMux()
-	p.PushHandler().Register(mux)
-	mux.Handle("GET /metrics", p.Metrics().Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if ok, why := p.Ready(); !ok {
-			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, "ready\n")
-	})
-	statuspage.New(p.Snapshot).Register(mux)
-	return mux
-}
-
-// serveHTTP starts the daemon's listener: carrier pushes and health. It returns the address it
-// listens on and a function that shuts it down, letting pushes in progress finish (a few
-// seconds at most).
+// serveHTTP starts the push listener (http.listen), with its TLS when configured. It returns
+// the address it listens on and a function that shuts it down, letting pushes in progress
+// finish (a few seconds at most).
 func serveHTTP(ctx context.Context, cfg config.HTTP, handler http.Handler, log *slog.Logger) (string, func(), error) {
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return "", nil, fmt.Errorf("http.listen %s: %w", cfg.Listen, err)
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	var tc *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			ln.Close()
 			return "", nil, fmt.Errorf("http.tls_cert/tls_key: %w", err)
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	return serve(ctx, "http.listen", cfg.Listen, tc, handler, log)
+}
+
+// serve runs one listener (named by its YAML path in errors) until the returned function shuts
+// it down.
+func serve(ctx context.Context, path, addr string, tc *tls.Config, handler http.Handler, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", path, addr, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, TLSConfig: tc,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		var err error
 		if srv.TLSConfig != nil {
@@ -195,7 +213,7 @@ func serveHTTP(ctx context.Context, cfg config.HTTP, handler http.Handler, log *
 			err = srv.Serve(ln)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http listener stopped", "err", err)
+			log.Error("listener stopped", "listener", path, "err", err)
 		}
 	}()
 	return ln.Addr().String(), func() {

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/config"
 )
@@ -32,7 +31,9 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer d.close()
 	// The shop only adds the binlog end; when it does not answer, say so and report the rest.
-	d.db = shopdb.Connect(cfg.Shop.Addr, cfg.Shop.User, cfg.Shop.Password, cfg.Shop.Database, cfg.Shop.Charset, 1)
+	if d.db, err = connectShop(cfg.Shop, 1); err != nil {
+		return err
+	}
 	r, err := gatherStatus(ctx, d, cfg.Shop.ReadTimeout)
 	if err != nil {
 		return err

@@ -2,22 +2,37 @@ package shopdb
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	sqldriver "database/sql/driver"
 	"fmt"
 	"net/url"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/driver"
 )
 
 // Connect returns a pool to the shop's database (no I/O until first use). The password travels
 // in a struct, never in a DSN string that could end up in a log.
 func Connect(addr, user, password, database, charset string, maxConns int) *sql.DB {
+	return ConnectTLS(addr, user, password, database, charset, maxConns, nil)
+}
+
+// ConnectTLS is Connect whose connections speak TLS with tc (nil: plaintext). tc needs a
+// ServerName (or InsecureSkipVerify): the driver does not derive one from addr.
+func ConnectTLS(addr, user, password, database, charset string, maxConns int, tc *tls.Config) *sql.DB {
 	params := url.Values{}
 	if charset != "" {
 		params.Set("collation", charset+"_general_ci")
+	}
+	if tc != nil {
+		id := strconv.FormatUint(tlsConfigIDs.Add(1), 10)
+		tlsConfigs.Store(id, tc)
+		params.Set(tlsOption, id)
 	}
 	db := sql.OpenDB(readCommitted{driver.Connector{Addr: addr, User: user, Password: password, DB: database, Params: params}})
 	if maxConns > 0 {
@@ -27,6 +42,30 @@ func Connect(addr, user, password, database, charset string, maxConns int) *sql.
 	db.SetConnMaxLifetime(30 * time.Minute)
 	readCommittedPools.Store(db, true)
 	return db
+}
+
+// tlsOption is the DSN option that gives a connection its pool's TLS configuration. The driver
+// takes a *tls.Config only through an option (its own "ssl=custom" keeps one per address and
+// builds it from PEM bytes, without a minimum version), so a pool's configuration is stored
+// under an id in tlsConfigs and the option looks it up. Entries are never removed: a process
+// makes a handful of pools.
+const tlsOption = "shipsync_tls"
+
+var (
+	tlsConfigs   sync.Map // id -> *tls.Config
+	tlsConfigIDs atomic.Uint64
+)
+
+func init() {
+	// Before any connection: the driver's option table is read without a lock.
+	driver.SetDSNOptions(map[string]driver.DriverOption{tlsOption: func(c *client.Conn, id string) error {
+		tc, ok := tlsConfigs.Load(id)
+		if !ok {
+			return fmt.Errorf("shopdb: no TLS configuration %q", id)
+		}
+		c.SetTLSConfig(tc.(*tls.Config))
+		return nil
+	}})
 }
 
 // readCommittedPools are the pools made by Connect (entries are never removed: a process makes

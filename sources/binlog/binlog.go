@@ -3,6 +3,7 @@ package binlog
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -124,6 +125,7 @@ type Config struct {
 	Heartbeat time.Duration
 	Schema    string
 	Table     string
+	TLS       *tls.Config // nil: plaintext; needs a ServerName (or InsecureSkipVerify)
 }
 
 // Stream reads the binlog from a position. It is used by one goroutine.
@@ -173,6 +175,7 @@ func (s *Stream) Start(ctx context.Context, from Position) error {
 		Password:        s.cfg.Password,
 		Charset:         s.cfg.Charset,
 		HeartbeatPeriod: s.cfg.Heartbeat,
+		TLSConfig:       s.cfg.TLS,
 		ReadTimeout:     readTimeout(s.cfg.Heartbeat),
 		// Reconnects are the caller's: it restarts at the end of the last whole transaction,
 		// whereas the syncer would resume mid-transaction without its table map.

@@ -73,21 +73,35 @@ type Applier interface {
 type Config struct {
 	MaxBody int64          // bytes; larger pushes are malformed
 	Allow   []netip.Prefix // empty: any address
+	// TrustedProxies are the reverse proxies in front of the listener: only when the peer is one
+	// of them is the client address read from X-Forwarded-For (its right-most entry that is not
+	// a trusted proxy) for Allow. Empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 	// Deadline to answer within (carriers count a slow answer as a failed push); default 4s.
 	Deadline time.Duration
+}
+
+// Decoders finds the push format of the carrier a push URL names; ok is false for a carrier
+// that is not configured (or does not push). It is asked on every push, so what it answers may
+// change while the handler runs (a configuration reload). Safe for concurrent use.
+type Decoders func(carrier string) (d Decoder, ok bool)
+
+// Fixed is Decoders over a map that never changes.
+func Fixed(m map[string]Decoder) Decoders {
+	return func(carrier string) (Decoder, bool) { d, ok := m[carrier]; return d, ok }
 }
 
 // Handler serves POST /push/{carrier}.
 type Handler struct {
 	cfg      Config
-	decoders map[string]Decoder
+	decoders Decoders
 	apply    Applier
 	count    func(carrier string, o Outcome)
 	log      *slog.Logger
 }
 
 // New returns the receiver. count is called once per rejected push and once per update.
-func New(cfg Config, decoders map[string]Decoder, apply Applier, count func(carrier string, o Outcome), log *slog.Logger) *Handler {
+func New(cfg Config, decoders Decoders, apply Applier, count func(carrier string, o Outcome), log *slog.Logger) *Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
@@ -108,7 +122,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 // ServeHTTP handles one push.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	carrier := r.PathValue("carrier")
-	dec, ok := h.decoders[carrier]
+	dec, ok := h.decoders(carrier)
 	if !ok {
 		http.Error(w, "unknown carrier", http.StatusNotFound)
 		return
@@ -159,17 +173,50 @@ func (h *Handler) allowed(r *http.Request) bool {
 	if len(h.cfg.Allow) == 0 {
 		return true
 	}
+	addr, ok := ClientAddr(r, h.cfg.TrustedProxies)
+	return ok && contains(h.cfg.Allow, addr)
+}
+
+// ClientAddr is the address a request comes from. The peer is the client unless it is one of
+// the trusted proxies; then X-Forwarded-For is read from the right (each proxy appends the
+// address it was reached from), skipping trusted proxies, and its first untrusted entry is the
+// client. Entries left of that one are whatever the client sent, so they are never believed:
+// a spoofed header from an untrusted peer changes nothing. ok is false when no address can be
+// made out.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	addr, err := netip.ParseAddr(strings.TrimSpace(host))
+	peer, err := netip.ParseAddr(strings.TrimSpace(host))
 	if err != nil {
-		return false
+		return netip.Addr{}, false
 	}
-	addr = addr.Unmap()
-	for _, p := range h.cfg.Allow {
-		if p.Contains(addr) {
+	addr := peer.Unmap()
+	if !contains(trusted, addr) {
+		return addr, true
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	if len(xff) == 0 {
+		return addr, true // the proxy's own request
+	}
+	hops := strings.Split(strings.Join(xff, ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return netip.Addr{}, false // garbled: believe nothing further left
+		}
+		addr = hop.Unmap()
+		if !contains(trusted, addr) {
+			return addr, true
+		}
+	}
+	return addr, true // every hop a trusted proxy: the left-most of them
+}
+
+func contains(list []netip.Prefix, a netip.Addr) bool {
+	for _, p := range list {
+		if p.Contains(a) {
 			return true
 		}
 	}

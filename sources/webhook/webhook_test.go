@@ -57,7 +57,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Config{MaxBody: 64, Allow: allow}, map[string]Decoder{"sim": fakeDecoder{}},
+	h := New(Config{MaxBody: 64, Allow: allow}, Fixed(map[string]Decoder{"sim": fakeDecoder{}}),
 		fakeApplier{"W2": Duplicate, "W3": UnknownWaybill, "W4": Failed}, count, slog.New(slog.DiscardHandler))
 	mux := http.NewServeMux()
 	h.Register(mux)
@@ -102,5 +102,45 @@ func TestParseAllow(t *testing.T) {
 	}
 	if _, err := ParseAllow([]string{"nope"}); err == nil {
 		t.Fatal("accepted garbage")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted, err := ParseAllow([]string{"10.0.0.0/8", "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, peer string
+		xff        []string
+		want       string // "" : no address
+	}{
+		{"no proxy: the peer", "203.0.113.7:5000", nil, "203.0.113.7"},
+		{"untrusted peer: its header is ignored", "203.0.113.7:5000", []string{"198.51.100.1"}, "203.0.113.7"},
+		{"trusted proxy: the client it saw", "127.0.0.1:40000", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"a spoofed entry left of the real client is not believed", "127.0.0.1:40000",
+			[]string{"198.51.100.1, 203.0.113.9"}, "203.0.113.9"},
+		{"trusted hops are skipped from the right", "127.0.0.1:40000", []string{"198.51.100.1", "10.1.2.3"}, "198.51.100.1"},
+		{"trusted proxy without a header: the proxy itself", "127.0.0.1:40000", nil, "127.0.0.1"},
+		{"garbled hop", "127.0.0.1:40000", []string{"198.51.100.1, not-an-ip"}, ""},
+		{"IPv4-mapped peer", "[::ffff:203.0.113.7]:5000", nil, "203.0.113.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/push/sf", nil)
+			r.RemoteAddr = tt.peer
+			for _, v := range tt.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			got, ok := ClientAddr(r, trusted)
+			if tt.want == "" {
+				if ok {
+					t.Errorf("got %v, want none", got)
+				}
+				return
+			}
+			if !ok || got != netip.MustParseAddr(tt.want) {
+				t.Errorf("got %v %v, want %s", got, ok, tt.want)
+			}
+		})
 	}
 }

@@ -24,6 +24,7 @@ type Config struct {
 	Watchdog  Watchdog  `yaml:"watchdog"`
 	State     State     `yaml:"state"`
 	HTTP      HTTP      `yaml:"http"`
+	Admin     Admin     `yaml:"admin"`
 	Kafka     *Kafka    `yaml:"kafka"` // nil when the file has no kafka section
 	Workers   Workers   `yaml:"workers"`
 }
@@ -51,6 +52,7 @@ type Shop struct {
 	// the call (which retries) instead of holding a worker until TCP gives up.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	TLS          *TLS          `yaml:"tls"` // nil when the section is absent: plaintext
 }
 
 // Orders says which table is watched, what "paid" means and how an order is read.
@@ -212,6 +214,7 @@ type Redis struct {
 	Password   string   `yaml:"password"`
 	DB         int      `yaml:"db"`
 	Prefix     string   `yaml:"prefix"` // prepended to every key shipsync writes
+	TLS        *TLS     `yaml:"tls"`    // nil when the section is absent: plaintext
 }
 
 // Cluster reports whether the addresses are a Redis Cluster's.
@@ -230,8 +233,22 @@ type HTTP struct {
 	Listen  string   `yaml:"listen"`
 	TLSCert string   `yaml:"tls_cert"` // PEM files; both or neither
 	TLSKey  string   `yaml:"tls_key"`
-	Allow   []string `yaml:"allow"`    // addresses or CIDRs allowed to push; empty = any
-	MaxBody int64    `yaml:"max_body"` // bytes of one push request
+	Allow   []string `yaml:"allow"` // addresses or CIDRs allowed to push; empty = any
+	// TrustedProxies are reverse proxies in front of the listener (addresses or CIDRs): only
+	// from them is the client address read from X-Forwarded-For, for Allow.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	MaxBody        int64    `yaml:"max_body"` // bytes of one push request
+}
+
+// Admin is the private listener: status page, /api, /metrics, /healthz, /readyz. It never
+// shares the push listener, which faces the internet.
+type Admin struct {
+	Listen string `yaml:"listen"`
+	// Token, when set, is required on every request as "Authorization: Bearer <token>".
+	Token string `yaml:"token"`
+	// OpenMetrics exempts /metrics, /healthz and /readyz from the token (for a scraper or a
+	// probe that cannot send one).
+	OpenMetrics bool `yaml:"open_metrics"`
 }
 
 // Kafka is used in split mode and as the events outlet.
@@ -337,6 +354,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.State.Retention, 90*24*time.Hour)
 
 	setString(&c.HTTP.Listen, "127.0.0.1:9464")
+	setString(&c.Admin.Listen, "127.0.0.1:9465")
 	if c.HTTP.MaxBody == 0 {
 		c.HTTP.MaxBody = 1 << 20
 	}

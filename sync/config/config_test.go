@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -152,7 +153,40 @@ func uncommentKafka(t *testing.T) []byte {
 		t.Fatal("config.yaml has no commented-out kafka section")
 	}
 	section = strings.ReplaceAll("\n"+section, "\n#   ", "\n  ")
-	return []byte(head + "\nkafka:" + section)
+	return uncommentTLS([]byte(head + "\nkafka:" + section))
+}
+
+// uncommentTLS returns text with its commented-out tls sections (shop.tls, state.redis.tls)
+// enabled: a "# tls:" line and the "#   " lines under it at the same indentation.
+func uncommentTLS(text []byte) []byte {
+	lines := strings.Split(string(text), "\n")
+	indent := ""
+	for i, l := range lines {
+		body := strings.TrimLeft(l, " ")
+		switch in := l[:len(l)-len(body)]; {
+		case strings.HasPrefix(body, "# tls:"):
+			indent, lines[i] = in, in+strings.TrimPrefix(body, "# ")
+		case indent != "" && in == indent && strings.HasPrefix(body, "#   "):
+			lines[i] = in + "  " + strings.TrimPrefix(body, "#   ")
+		default:
+			indent = ""
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
+}
+
+func TestExampleTLSSections(t *testing.T) {
+	text := uncommentTLS(readFile(t, exampleConfig))
+	if n := len(regexp.MustCompile(`(?m)^ +tls: #`).FindAll(text, -1)); n != 2 {
+		t.Fatalf("config.yaml has %d commented-out tls sections, want 2 (shop.tls, state.redis.tls)", n)
+	}
+	cfg, err := parse(text, env("SHOP_DB_PASSWORD", "", "KDNIAO_APP_KEY", "k"))
+	if err != nil {
+		t.Fatalf("example with tls enabled:\n%v", err)
+	}
+	if cfg.Shop.TLS == nil || *cfg.Shop.TLS != (TLS{}) || cfg.State.Redis.TLS == nil || *cfg.State.Redis.TLS != (TLS{}) {
+		t.Errorf("shop.tls = %+v, state.redis.tls = %+v; want both present and empty", cfg.Shop.TLS, cfg.State.Redis.TLS)
+	}
 }
 
 func TestExampleKafkaSection(t *testing.T) {

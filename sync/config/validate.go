@@ -163,8 +163,22 @@ func (c *Config) problems() []problem {
 			}
 		}
 	}
+	for i, a := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, err := netip.ParseAddr(a); err != nil {
+				v.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an IP address or CIDR (e.g. 127.0.0.1)", a)
+			}
+		}
+	}
 	if c.HTTP.MaxBody < 1024 {
 		v.add("http.max_body", "must be at least 1024 bytes (got %d)", c.HTTP.MaxBody)
+	}
+	v.hostPort("admin.listen", c.Admin.Listen, "127.0.0.1:9465", true)
+	if c.Admin.Listen != "" && c.Admin.Listen == c.HTTP.Listen && !strings.HasSuffix(c.Admin.Listen, ":0") {
+		v.add("admin.listen", "must differ from http.listen: the push listener may face the internet, the admin surface never")
+	}
+	if t := c.Admin.Token; t != "" && len(t) < 16 {
+		v.add("admin.token", "too short (%d characters): use at least 16 random characters, from the environment", len(t))
 	}
 
 	v.atLeast("workers.queue", c.Workers.Queue, 1)
@@ -189,6 +203,7 @@ func (c *Config) validateRedis(v *validator) {
 	for i, a := range r.Addrs {
 		v.hostPort(fmt.Sprintf("state.redis.addrs[%d]", i), a, "127.0.0.1:6379", false)
 	}
+	v.validateTLS("state.redis.tls", r.TLS)
 	if r.Cluster() {
 		// shipsync's scripts touch several keys at once; in a Cluster they must share a slot.
 		open, end := strings.Index(r.Prefix, "{"), strings.Index(r.Prefix, "}")
@@ -222,6 +237,7 @@ func (c *Config) validateShop(v *validator) {
 	v.positive("shop.heartbeat", s.Heartbeat)
 	v.positive("shop.read_timeout", s.ReadTimeout)
 	v.positive("shop.write_timeout", s.WriteTimeout)
+	v.validateTLS("shop.tls", s.TLS)
 }
 
 func (c *Config) validateOrders(v *validator) {

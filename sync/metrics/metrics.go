@@ -36,7 +36,9 @@ type Metrics struct {
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
 	WatchdogErrors     prometheus.Counter
-	CircuitOpen        *prometheus.GaugeVec // carrier
+	AdminUnauthorized  prometheus.Counter
+	ConfigReloads      *prometheus.CounterVec // outcome: applied, refused
+	CircuitOpen        *prometheus.GaugeVec   // carrier
 	EventsFailed       prometheus.Counter
 	EventsOutbox       prometheus.Gauge
 	QueueDepth         prometheus.Gauge       // paid orders waiting for a worker in this process
@@ -98,6 +100,8 @@ func (m *Metrics) Init(l Labels) {
 	for _, o := range OrdersTopicEvents {
 		m.OrdersTopic.WithLabelValues(o)
 	}
+	m.ConfigReloads.WithLabelValues("applied")
+	m.ConfigReloads.WithLabelValues("refused")
 	for _, c := range l.Carriers {
 		for _, op := range CarrierOps {
 			m.CarrierDuration.WithLabelValues(c, op)
@@ -171,6 +175,11 @@ func New() *Metrics {
 		OrdersTopic: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "orders_topic", Name: "messages_total",
 			Help: "Split mode's paid-order messages: published (acknowledged by Kafka), failed (produce attempts, retried), consumed, malformed (skipped)."},
 			[]string{"outcome"}),
+		AdminUnauthorized: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "admin", Name: "unauthorized_total",
+			Help: "Requests to the admin listener refused for a missing or wrong admin.token."}),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "config", Name: "reloads_total",
+			Help: "Configuration reloads (SIGHUP, shipsync reload) by outcome: applied, or refused (the file failed validation; the running one stays)."},
+			[]string{"outcome"}),
 		CircuitOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "circuit_open",
 			Help: "1 while the carrier's circuit breaker is open (or half-open)."}, []string{"carrier"}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
@@ -181,7 +190,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.WatchdogErrors, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
+		m.WatchdogErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -24,7 +24,7 @@ func (p *Pipeline) sameAccount(from config.Carrier, name string) bool {
 	if name == from.Name {
 		return true
 	}
-	c, ok := p.cfg.Carrier(name)
+	c, ok := p.conf().Carrier(name)
 	return ok && c.Type == "kdniao" && from.Type == "kdniao" && from.EBusinessID != "" && c.EBusinessID == from.EBusinessID
 }
 
@@ -32,7 +32,7 @@ func (p *Pipeline) sameAccount(from config.Carrier, name string) bool {
 // which waybills recorded before the per-waybill index were kept (state.OrderByWaybill).
 func (p *Pipeline) legacyIndexNames(from config.Carrier, shipperCode string) []string {
 	var out []string
-	for _, c := range p.cfg.Carriers {
+	for _, c := range p.conf().Carriers {
 		if c.ShipperCode == shipperCode && p.sameAccount(from, c.Name) {
 			out = append(out, c.Name)
 		}

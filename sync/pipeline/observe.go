@@ -223,7 +223,7 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 		return s, err
 	}
 	o.mu.Lock()
-	for _, c := range p.cfg.Carriers {
+	for _, c := range p.conf().Carriers {
 		cs := statuspage.CarrierStats{Name: c.Name}
 		if n := o.requests[c.Name]; n[0] > 0 {
 			cs.Requests, cs.SuccessRate = n[0], float64(n[1])/float64(n[0])

@@ -49,12 +49,12 @@ type Options struct {
 
 // Pipeline is shipsync's single-process mode: binlog → workers → carrier → write-back.
 type Pipeline struct {
-	cfg      *config.Config
+	live     atomic.Pointer[settings] // replaced whole by Reload
+	poolSize int                      // workers started: the carriers' max_in_flight at start
 	log      *slog.Logger
 	db       *shopdb.DB
 	meta     *sql.DB
 	store    *state.Store
-	carriers map[string]*carrierSlot
 	rule     rule
 	recover  bool
 	dryRun   bool
@@ -73,6 +73,25 @@ type Pipeline struct {
 	inbox   OrdersInbox
 	saved   binlog.Position // last checkpoint written; only the checkpoint loop and Run's end touch it
 	paid    *paidOutlet     // records paid events before the orders move on; nil without events
+}
+
+// settings are what a reload replaces at once: the configuration and the carrier slots built
+// from it. Readers take one snapshot (conf, slots) and never see half of a reload.
+type settings struct {
+	cfg      *config.Config
+	carriers map[string]*carrierSlot
+}
+
+// conf is the configuration in force.
+func (p *Pipeline) conf() *config.Config { return p.live.Load().cfg }
+
+// slots are the configured carriers' clients with their protections, by name.
+func (p *Pipeline) slots() map[string]*carrierSlot { return p.live.Load().carriers }
+
+func newSlot(c config.Carrier, cl Carrier) *carrierSlot {
+	return &carrierSlot{name: c.Name, shipperCode: c.ShipperCode, c: cl,
+		sem: make(chan struct{}, c.MaxInFlight), limit: newLimiter(c.RateLimit),
+		br: &breaker{failures: c.Breaker.Failures, cooldown: c.Breaker.Cooldown}}
 }
 
 type carrierSlot struct {
@@ -121,10 +140,9 @@ var ErrCheckpointPurged = errors.New("checkpoint purged from the server")
 func New(o Options) (*Pipeline, error) {
 	cfg := o.Config
 	p := &Pipeline{
-		cfg: cfg, log: o.Log.With("component", "pipeline"), db: o.Shop, meta: o.Meta, store: o.Store,
-		carriers: map[string]*carrierSlot{},
-		rule:     rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
-		recover:  o.Recover, dryRun: o.DryRun, every: o.CheckpointEvery,
+		log: o.Log.With("component", "pipeline"), db: o.Shop, meta: o.Meta, store: o.Store,
+		rule:    rule{paid: cfg.Orders.Paid, when: cfg.Orders.When},
+		recover: o.Recover, dryRun: o.DryRun, every: o.CheckpointEvery,
 		tracker: checkpoint.New[binlog.Position](),
 		jobs:    make(chan job, cfg.Workers.Queue),
 		writes:  make(chan writeReq),
@@ -145,18 +163,19 @@ func New(o Options) (*Pipeline, error) {
 	case cfg.Mode == config.ModeWorker && o.Inbox == nil && !o.DryRun:
 		return nil, errors.New("mode worker: no paid-order inbox (kafka)")
 	}
+	slots := map[string]*carrierSlot{}
 	for _, c := range cfg.Carriers {
 		cl, ok := o.Carriers[c.Name]
 		if !ok {
 			return nil, fmt.Errorf("carrier %s: no client", c.Name)
 		}
-		p.carriers[c.Name] = &carrierSlot{name: c.Name, shipperCode: c.ShipperCode, c: cl,
-			sem: make(chan struct{}, c.MaxInFlight), limit: newLimiter(c.RateLimit),
-			br: &breaker{failures: c.Breaker.Failures, cooldown: c.Breaker.Cooldown}}
+		slots[c.Name] = newSlot(c, cl)
 	}
-	if _, ok := p.carriers[cfg.Routing.Default]; !ok {
+	if _, ok := slots[cfg.Routing.Default]; !ok {
 		return nil, fmt.Errorf("routing.default %q is not a configured carrier", cfg.Routing.Default)
 	}
+	p.live.Store(&settings{cfg: cfg, carriers: slots})
+	p.poolSize = p.workerCount()
 	labels := metrics.Labels{Statuses: config.Statuses()}
 	for _, c := range cfg.Carriers {
 		labels.Carriers = append(labels.Carriers, c.Name)
@@ -179,7 +198,7 @@ func randomID() string {
 
 func (p *Pipeline) workerCount() int {
 	n := 0
-	for _, c := range p.carriers {
+	for _, c := range p.slots() {
 		n += cap(c.sem)
 	}
 	return n
@@ -201,7 +220,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAlive()
 	go p.aliveLoop(aliveCtx)
-	if p.cfg.Mode == config.ModeWorker {
+	if p.conf().Mode == config.ModeWorker {
 		return p.runWorker(ctx)
 	}
 
@@ -223,7 +242,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 
 	var pool *workerPool
-	if p.cfg.Mode == config.ModeAll {
+	if p.conf().Mode == config.ModeAll {
 		pool = p.startWorkers(ctx)
 	}
 	// The loops stop with the reader, whether ctx ended, the reader failed or the lease was lost.
@@ -314,7 +333,7 @@ func (p *Pipeline) startWorkers(ctx context.Context) *workerPool {
 	// The writers outlive the workers (they serve the drain), and stop after them.
 	writeCtx, stopWriters := context.WithCancel(workCtx)
 	w.stopWriters, w.writers = stopWriters, p.startWriters(writeCtx)
-	for i := 0; i < p.workerCount(); i++ {
+	for i := 0; i < p.poolSize; i++ {
 		w.workers.Add(1)
 		go func() {
 			defer w.workers.Done()
@@ -331,9 +350,9 @@ func (w *workerPool) drain() {
 	go func() { w.workers.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(w.p.cfg.Workers.DrainTimeout):
+	case <-time.After(w.p.conf().Workers.DrainTimeout):
 		w.p.log.Warn("drain timeout: abandoning orders in flight; they are replayed on restart",
-			"timeout", w.p.cfg.Workers.DrainTimeout)
+			"timeout", w.p.conf().Workers.DrainTimeout)
 		w.cancel()
 		<-done
 	}
@@ -427,7 +446,7 @@ func (p *Pipeline) dispatch(ctx context.Context, j job) error {
 		p.log.Debug("dry run: paid order detected", "order", j.key)
 		j.done()
 		return nil
-	case p.cfg.Mode == config.ModeReader:
+	case p.conf().Mode == config.ModeReader:
 		return p.publish(ctx, j)
 	}
 	return p.enqueue(ctx, j)
@@ -445,13 +464,17 @@ func (p *Pipeline) enqueue(ctx context.Context, j job) error {
 // read tails the binlog, reconnecting at the end of the last whole transaction read (replayed
 // rows are harmless: claims are idempotent).
 func (p *Pipeline) read(ctx context.Context, from binlog.Position) error {
-	schema, table := p.cfg.Orders.SchemaTable()
+	schema, table := p.conf().Orders.SchemaTable()
 	if schema == "" {
-		schema = p.cfg.Shop.Database
+		schema = p.conf().Shop.Database
 	}
-	cfg := binlog.Config{Addr: p.cfg.Shop.Addr, User: p.cfg.Shop.User, Password: p.cfg.Shop.Password,
-		Flavor: p.cfg.Shop.Flavor, ServerID: p.cfg.Shop.ServerID, Charset: p.cfg.Shop.Charset,
-		Heartbeat: p.cfg.Shop.Heartbeat, Schema: schema, Table: table}
+	tc, err := p.conf().Shop.TLS.Client("shop.tls", p.conf().Shop.Addr)
+	if err != nil {
+		return err // the files were readable when the pool connected: they changed since
+	}
+	cfg := binlog.Config{Addr: p.conf().Shop.Addr, User: p.conf().Shop.User, Password: p.conf().Shop.Password,
+		Flavor: p.conf().Shop.Flavor, ServerID: p.conf().Shop.ServerID, Charset: p.conf().Shop.Charset,
+		Heartbeat: p.conf().Shop.Heartbeat, Schema: schema, Table: table, TLS: tc}
 	backoff := time.Second
 	for {
 		last, err := p.stream(ctx, cfg, from)
@@ -538,7 +561,7 @@ func (p *Pipeline) stream(ctx context.Context, cfg binlog.Config, from binlog.Po
 				if !p.rule.transition(ev.Action, r.Before, r.After) {
 					continue
 				}
-				key, ok := r.After.Text(p.cfg.Orders.Key)
+				key, ok := r.After.Text(p.conf().Orders.Key)
 				if !ok {
 					continue
 				}
@@ -562,13 +585,13 @@ func (p *Pipeline) checkColumns(ev binlog.Event) error {
 	if im.Empty() {
 		im = ev.Rows[0].Before
 	}
-	cols := []string{p.cfg.Orders.Key, p.cfg.Orders.Paid.Column}
-	for _, c := range p.cfg.Orders.When {
+	cols := []string{p.conf().Orders.Key, p.conf().Orders.Paid.Column}
+	for _, c := range p.conf().Orders.When {
 		cols = append(cols, c.Column)
 	}
 	for _, c := range cols {
 		if !im.Has(c) {
-			return fmt.Errorf("%w: column %q is not in %s", errConfig, c, p.cfg.Orders.Table)
+			return fmt.Errorf("%w: column %q is not in %s", errConfig, c, p.conf().Orders.Table)
 		}
 	}
 	return nil
@@ -628,7 +651,7 @@ var errLeaderLost = errors.New("leader lease lost to another process")
 // lead blocks until this process holds the binlog reader's lease (standby until then) and
 // returns its fencing token; 0 when ctx ends first.
 func (p *Pipeline) lead(ctx context.Context) (int64, error) {
-	ttl := p.cfg.State.LeaderTTL
+	ttl := p.conf().State.LeaderTTL
 	standby := false
 	for {
 		tok, err := p.store.Lead(ctx, p.owner, ttl)
@@ -659,7 +682,7 @@ func (p *Pipeline) keepLead(stop context.CancelCauseFunc) func(context.Context) 
 }
 
 func (p *Pipeline) keepLeadUntil(ctx context.Context, stop context.CancelCauseFunc) {
-	ttl := p.cfg.State.LeaderTTL
+	ttl := p.conf().State.LeaderTTL
 	renewed := time.Now()
 	tick(ctx, ttl/3, func() {
 		tok, err := p.store.Lead(ctx, p.owner, ttl)
@@ -717,7 +740,7 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 // retryLoop feeds due retries to the workers. They are not tied to a binlog transaction: they
 // were settled (parked) when scheduled.
 func (p *Pipeline) retryLoop(ctx context.Context) {
-	every := max(min(p.cfg.Retry.Interval/4, 500*time.Millisecond), 50*time.Millisecond)
+	every := max(min(p.conf().Retry.Interval/4, 500*time.Millisecond), 50*time.Millisecond)
 	tick(ctx, every, func() {
 		// Taken entries are postponed, not removed, so a crash before they settle only delays
 		// them; by a little, since a second hand-out to a live worker just finds it busy.

@@ -20,7 +20,7 @@ func pollBackoff(first, ceiling time.Duration, n int) time.Duration {
 // pollRetryFirst is the first wait after a failed poll: a minute, or retry.interval when that
 // is shorter.
 func (p *Pipeline) pollRetryFirst() time.Duration {
-	return min(time.Minute, p.cfg.Retry.Interval)
+	return min(time.Minute, p.conf().Retry.Interval)
 }
 
 // pollFailed postpones the next poll of a waybill whose query failed (or whose carrier's circuit

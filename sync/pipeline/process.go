@@ -19,7 +19,7 @@ var errNotReady = errors.New("order has no items yet")
 // written back, conflict left alone, skipped, or parked in the retry schedule or the dead letter —
 // and an error only when not even that could be recorded.
 func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
-	res, rec, err := p.store.Claim(ctx, j.key, owner, p.cfg.Workers.LeaseTTL)
+	res, rec, err := p.store.Claim(ctx, j.key, owner, p.conf().Workers.LeaseTTL)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 		return p.writeBack(ctx, owner, rec, j.at)
 	}
 
-	if d := p.cfg.Orders.ReadDelay; d > 0 {
+	if d := p.conf().Orders.ReadDelay; d > 0 {
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}
@@ -52,7 +52,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 		p.log.Info("order no longer eligible when read; skipped", "order", j.key)
 		return p.store.Skipped(ctx, j.key, owner, "not eligible when read (cancelled or already shipped)")
 	}
-	ship, err := shipment(order, items, p.cfg.Sender)
+	ship, err := shipment(order, items, p.conf().Sender)
 	if err != nil {
 		return p.fail(ctx, owner, rec, "", err, false)
 	}
@@ -95,7 +95,7 @@ func (p *Pipeline) process(ctx context.Context, j job, owner string) error {
 	p.emit(ctx, Event{Type: EventWaybillCreated, Order: j.key, OrderCode: order.Code, Carrier: slot.name, Waybill: wb.Number})
 	now := time.Now()
 	if err := p.store.RecordWaybill(ctx, j.key, owner, slot.name, wb.Number, pickup,
-		now.Add(p.cfg.Watchdog.NoPickupAfter), now.Add(p.pollInterval(slot.name))); err != nil {
+		now.Add(p.conf().Watchdog.NoPickupAfter), now.Add(p.pollInterval(slot.name))); err != nil {
 		// The carrier keeps the waybill under this order code; a retry gets it back (106).
 		return err
 	}
@@ -128,7 +128,7 @@ func (p *Pipeline) create(ctx context.Context, key, owner string, rec *state.Rec
 // enrich reads the order and its items. "No items yet" is re-read until orders.ready_timeout;
 // so is "no row", which may be a commit not yet visible to a fresh read.
 func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shopdb.Item, bool, error) {
-	deadline := time.Now().Add(p.cfg.Orders.ReadyTimeout)
+	deadline := time.Now().Add(p.conf().Orders.ReadyTimeout)
 	pause := 50 * time.Millisecond
 	for {
 		order, found, err := p.db.Order(ctx, key)
@@ -149,7 +149,7 @@ func (p *Pipeline) enrich(ctx context.Context, key string) (shopdb.Order, []shop
 		}
 		if time.Now().Add(pause).After(deadline) {
 			if found {
-				return shopdb.Order{}, nil, false, fmt.Errorf("%w after %s", errNotReady, p.cfg.Orders.ReadyTimeout)
+				return shopdb.Order{}, nil, false, fmt.Errorf("%w after %s", errNotReady, p.conf().Orders.ReadyTimeout)
 			}
 			return shopdb.Order{}, nil, false, nil
 		}
@@ -207,7 +207,7 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 	var open circuitOpen
 	if errors.As(cause, &open) {
 		// Nothing was tried: no attempt is used up; look again when the breaker lets a probe through.
-		due := time.Now().Add(p.carriers[open.carrier].br.cooldown)
+		due := time.Now().Add(p.slots()[open.carrier].br.cooldown)
 		_, err := p.store.ScheduleRetry(ctx, rec.Key, owner, cause.Error(), due, false, waybilled, rec.Sticky)
 		return err
 	}
@@ -224,7 +224,7 @@ func (p *Pipeline) fail(ctx context.Context, owner string, rec state.Record, car
 		p.log.Warn("order failed permanently", "order", rec.Key, "carrier", carrier, "attempt", attempt, "err", cause)
 		return p.deadLetter(ctx, owner, rec, cause.Error(), true)
 	}
-	if attempt >= p.cfg.Retry.MaxAttempts {
+	if attempt >= p.conf().Retry.MaxAttempts {
 		p.log.Warn("order failed; retries exhausted", "order", rec.Key, "carrier", carrier, "attempt", attempt, "err", cause)
 		return p.deadLetter(ctx, owner, rec, fmt.Sprintf("gave up after %d attempts: %v", attempt, cause), true)
 	}
@@ -247,7 +247,7 @@ func (p *Pipeline) deadLetter(ctx context.Context, owner string, rec state.Recor
 // retryDelay is retry.interval, or with backoff: exponential interval x 2^(attempt-1) with
 // +-20 % jitter (so a burst of failures does not retry in lockstep), capped at max_interval.
 func (p *Pipeline) retryDelay(attempt int) time.Duration {
-	r := p.cfg.Retry
+	r := p.conf().Retry
 	if r.Backoff != "exponential" {
 		return r.Interval
 	}

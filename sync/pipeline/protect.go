@@ -142,7 +142,7 @@ func (l *limiter) wait(ctx context.Context) error {
 // only. An error means no configured carrier may take it.
 func (p *Pipeline) candidates(o shopdb.Order, rec state.Record) ([]*carrierSlot, error) {
 	if rec.Sticky && rec.Carrier != "" {
-		if s, ok := p.carriers[rec.Carrier]; ok {
+		if s, ok := p.slots()[rec.Carrier]; ok {
 			return []*carrierSlot{s}, nil
 		}
 		// It may hold a waybill: never route elsewhere.
@@ -150,22 +150,22 @@ func (p *Pipeline) candidates(o shopdb.Order, rec state.Record) ([]*carrierSlot,
 			"check with it before sending the order elsewhere (shipsync dlq retry after restoring it)", rec.Carrier)
 	}
 	if rec.Route != "" {
-		if s, ok := p.carriers[rec.Route]; ok {
+		if s, ok := p.slots()[rec.Route]; ok {
 			return []*carrierSlot{s}, nil
 		}
 		return nil, fmt.Errorf("carrier %q, chosen with dlq retry --carrier, is no longer configured", rec.Route)
 	}
-	first := p.cfg.Routing.Default
-	for _, r := range p.cfg.Routing.Rules {
+	first := p.conf().Routing.Default
+	for _, r := range p.conf().Routing.Rules {
 		if ruleMatches(r, o) {
 			first = r.Carrier
 			break
 		}
 	}
-	names := append([]string{first}, p.cfg.Routing.Failover...)
+	names := append([]string{first}, p.conf().Routing.Failover...)
 	var out []*carrierSlot
 	for i, n := range names {
-		if s, ok := p.carriers[n]; ok && !slices.Contains(names[:i], n) {
+		if s, ok := p.slots()[n]; ok && !slices.Contains(names[:i], n) {
 			out = append(out, s)
 		}
 	}

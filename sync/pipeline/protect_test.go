@@ -74,13 +74,13 @@ func TestLimiter(t *testing.T) {
 }
 
 func TestCandidates(t *testing.T) {
-	p := &Pipeline{cfg: &config.Config{Routing: config.Routing{Default: "sf", Failover: []string{"zto", "sf", "ems"},
+	p := testPipeline(&config.Config{Routing: config.Routing{Default: "sf", Failover: []string{"zto", "sf", "ems"},
 		Rules: []config.Rule{
 			{Carrier: "ems", Province: []string{"新疆", "西藏"}},
 			{Carrier: "zto", MinWeightKg: 20},
 			{Carrier: "jd", Column: &config.Condition{Column: "shipping_id", In: []string{"9"}}},
 		}}},
-		carriers: map[string]*carrierSlot{"sf": {name: "sf"}, "zto": {name: "zto"}, "ems": {name: "ems"}, "jd": {name: "jd"}}}
+		map[string]*carrierSlot{"sf": {name: "sf"}, "zto": {name: "zto"}, "ems": {name: "ems"}, "jd": {name: "jd"}})
 	names := func(o shopdb.Order, rec state.Record) (out []string) {
 		cs, err := p.candidates(o, rec)
 		if err != nil {

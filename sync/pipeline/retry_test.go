@@ -8,11 +8,11 @@ import (
 )
 
 func TestRetryDelay(t *testing.T) {
-	fixed := &Pipeline{cfg: &config.Config{Retry: config.Retry{Interval: 5 * time.Second, Backoff: "fixed", MaxInterval: time.Minute}}}
+	fixed := testPipeline(&config.Config{Retry: config.Retry{Interval: 5 * time.Second, Backoff: "fixed", MaxInterval: time.Minute}}, nil)
 	if d := fixed.retryDelay(7); d != 5*time.Second {
 		t.Errorf("fixed: %v", d)
 	}
-	exp := &Pipeline{cfg: &config.Config{Retry: config.Retry{Interval: time.Second, Backoff: "exponential", MaxInterval: time.Minute}}}
+	exp := testPipeline(&config.Config{Retry: config.Retry{Interval: time.Second, Backoff: "exponential", MaxInterval: time.Minute}}, nil)
 	for _, tt := range []struct {
 		attempt int
 		base    time.Duration
@@ -30,4 +30,11 @@ func TestRetryDelay(t *testing.T) {
 			t.Errorf("attempt %d: no jitter", tt.attempt)
 		}
 	}
+}
+
+// testPipeline is a Pipeline with only its settings, for unit tests of what reads them.
+func testPipeline(cfg *config.Config, slots map[string]*carrierSlot) *Pipeline {
+	p := &Pipeline{}
+	p.live.Store(&settings{cfg: cfg, carriers: slots})
+	return p
 }

@@ -46,7 +46,7 @@ const paidOrderSchema = 1
 
 // publish sends a paid order to the topic; its transaction is acknowledged when the brokers are.
 func (p *Pipeline) publish(ctx context.Context, j job) error {
-	b, err := json.Marshal(PaidOrder{Schema: paidOrderSchema, Order: j.key, Table: p.cfg.Orders.Table, PaidAt: j.at})
+	b, err := json.Marshal(PaidOrder{Schema: paidOrderSchema, Order: j.key, Table: p.conf().Orders.Table, PaidAt: j.at})
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (p *Pipeline) publish(ctx context.Context, j job) error {
 // flushOrders waits (up to workers.drain_timeout) for the brokers to acknowledge what the reader
 // published, so that the final checkpoint covers it.
 func (p *Pipeline) flushOrders(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Workers.DrainTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.conf().Workers.DrainTimeout)
 	defer cancel()
 	if err := p.orders.Close(cctx); err != nil {
 		p.log.Warn("paid orders not acknowledged by Kafka at shutdown; the checkpoint stays before them "+

@@ -28,7 +28,7 @@ var _ webhook.Applier = (*Pipeline)(nil)
 // carrier is the URL's: the update may be for any courier of its account (see account.go), and
 // is applied to the order that courier's waybill belongs to.
 func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) (webhook.Outcome, error) {
-	from, _ := p.cfg.Carrier(carrier)
+	from, _ := p.conf().Carrier(carrier)
 	shipper := pushShipperCode(from, u)
 	key, ok, err := p.store.OrderByWaybill(ctx, shipper, u.Waybill, p.legacyIndexNames(from, shipper)...)
 	if err != nil {
@@ -152,16 +152,16 @@ func shopLacksWaybill(st string) bool {
 
 // pollInterval: carriers that push are polled only when silent; the others every poll_every.
 func (p *Pipeline) pollInterval(carrier string) time.Duration {
-	if c, ok := p.cfg.Carrier(carrier); ok && !c.Pushes() {
+	if c, ok := p.conf().Carrier(carrier); ok && !c.Pushes() {
 		return c.PollEvery
 	}
-	return p.cfg.Watchdog.SilentAfter
+	return p.conf().Watchdog.SilentAfter
 }
 
 // watchdog flags waybills never picked up (exactly once each: a flagged order leaves the watch)
 // and reports paid orders stuck without a waybill. It reads only what is due.
 func (p *Pipeline) watchdog(ctx context.Context) {
-	tick(ctx, p.cfg.Watchdog.ScanEvery, func() {
+	tick(ctx, p.conf().Watchdog.ScanEvery, func() {
 		for {
 			keys, err := p.store.DuePickups(ctx, time.Now(), 256)
 			if err != nil || len(keys) == 0 {
@@ -180,7 +180,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 					failed++
 					p.obs.m.WatchdogErrors.Inc()
 					p.log.Warn("watchdog: no-pickup flag not applied; will try again", "order", k, "err", err)
-					if err := p.store.PostponePickup(ctx, k, time.Now().Add(p.cfg.Watchdog.ScanEvery)); err != nil {
+					if err := p.store.PostponePickup(ctx, k, time.Now().Add(p.conf().Watchdog.ScanEvery)); err != nil {
 						return // Redis is failing: the next scan tries again
 					}
 				}
@@ -189,7 +189,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 				break // nothing but failures: do not spin on them until the next scan
 			}
 		}
-		stuck, err := p.store.StuckOrders(ctx, time.Now().Add(-p.cfg.Watchdog.StuckAfter), 1000)
+		stuck, err := p.store.StuckOrders(ctx, time.Now().Add(-p.conf().Watchdog.StuckAfter), 1000)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("watchdog: stuck orders unreadable", "err", err)
@@ -219,18 +219,18 @@ func (p *Pipeline) flagNoPickup(ctx context.Context, key string) error {
 	}
 	switch o {
 	case webhook.UnknownWaybill: // the waybill is not written back yet: look again later
-		return p.store.PostponePickup(ctx, key, time.Now().Add(p.cfg.Watchdog.ScanEvery))
+		return p.store.PostponePickup(ctx, key, time.Now().Add(p.conf().Watchdog.ScanEvery))
 	case webhook.OK:
 		p.stats.NoPickup.Add(1)
 		p.obs.m.NoPickup.Inc()
-		p.log.Warn("parcel not picked up", "order", key, "after", p.cfg.Watchdog.NoPickupAfter)
+		p.log.Warn("parcel not picked up", "order", key, "after", p.conf().Watchdog.NoPickupAfter)
 	}
 	return p.store.DonePickup(ctx, key)
 }
 
 // poller asks carriers about due waybills.
 func (p *Pipeline) poller(ctx context.Context) {
-	every := max(min(p.cfg.Watchdog.ScanEvery, 5*time.Second), 50*time.Millisecond)
+	every := max(min(p.conf().Watchdog.ScanEvery, 5*time.Second), 50*time.Millisecond)
 	poll.Run(ctx, every, 16, func(ctx context.Context) ([]string, error) {
 		return p.store.DuePolls(ctx, 256, time.Minute)
 	}, func(ctx context.Context, key string) {
@@ -250,7 +250,7 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 	case rec.State != state.Written:
 		return p.store.SchedulePoll(ctx, key, time.Now().Add(p.pollInterval(rec.Carrier)))
 	}
-	slot, ok := p.carriers[rec.Carrier]
+	slot, ok := p.slots()[rec.Carrier]
 	if !ok {
 		// Nobody can ask about it any more; the no-pickup watch still covers it.
 		p.log.Warn("carrier no longer configured; waybill no longer polled", "carrier", rec.Carrier, "order", key)
@@ -291,21 +291,21 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 // errNoTrace: the carrier has nothing for the waybill yet.
 var errNoTrace = errors.New("no trace yet")
 
-// pushDecoders returns the push format of every configured carrier that pushes.
-func (p *Pipeline) pushDecoders() map[string]webhook.Decoder {
-	out := map[string]webhook.Decoder{}
-	for name, slot := range p.carriers {
-		if d, ok := slot.c.(webhook.Decoder); ok {
-			out[name] = d
-		}
+// pushDecoder returns the push format of a configured carrier that pushes, as configured now.
+func (p *Pipeline) pushDecoder(carrier string) (webhook.Decoder, bool) {
+	slot, ok := p.slots()[carrier]
+	if !ok {
+		return nil, false
 	}
-	return out
+	d, ok := slot.c.(webhook.Decoder)
+	return d, ok
 }
 
 // PushHandler is the receiver of carriers' pushes, POST /push/{carrier}.
 func (p *Pipeline) PushHandler() *webhook.Handler {
-	allow, _ := webhook.ParseAllow(p.cfg.HTTP.Allow) // validated with the config
-	return webhook.New(webhook.Config{MaxBody: p.cfg.HTTP.MaxBody, Allow: allow}, p.pushDecoders(), p,
+	allow, _ := webhook.ParseAllow(p.conf().HTTP.Allow) // validated with the config
+	proxies, _ := webhook.ParseAllow(p.conf().HTTP.TrustedProxies)
+	return webhook.New(webhook.Config{MaxBody: p.conf().HTTP.MaxBody, Allow: allow, TrustedProxies: proxies}, p.pushDecoder, p,
 		func(carrier string, o webhook.Outcome) {
 			p.stats.push(o)
 			p.obs.m.Pushes.WithLabelValues(carrier, string(o)).Inc()

@@ -21,8 +21,8 @@
 // broker (bin/kfake, franz-go's kfake, on 127.0.0.1:29092), one `shipsync run` in mode reader
 // (tailing the binlog, publishing paid orders) and two in mode worker (consuming them in one
 // consumer group, calling the carrier, writing back), each with a config derived from
-// config.yaml in bin/. Worker 1 listens on 127.0.0.1:9464, where the simulator pushes; the
-// reader on :9465, worker 2 on :9466. The summary adds what each worker shipped and the
+// config.yaml in bin/. Worker 1 takes pushes on 127.0.0.1:9464, where the simulator pushes, and
+// serves its admin surface on :9465; the reader on :9466/:9467, worker 2 on :9468/:9469. The summary adds what each worker shipped and the
 // lifecycle events on the events topic.
 //
 // It exits non-zero on any failure and always stops the processes it started.
@@ -72,7 +72,8 @@ const (
 	// What config.yaml points at; testenv's addresses must match.
 	configShopAddr  = "127.0.0.1:23306"
 	configRedisAddr = "127.0.0.1:26379"
-	configHTTPAddr  = "127.0.0.1:9464" // http.listen: carrier pushes and /healthz
+	configHTTPAddr  = "127.0.0.1:9464" // http.listen: carrier pushes only
+	configAdminAddr = "127.0.0.1:9465" // admin.listen: status page, metrics, health
 	pushURL         = "http://" + configHTTPAddr + "/push/" + carrierName
 
 	// The simulator's status progressions: half a simulated day per real second, so a parcel
@@ -95,9 +96,11 @@ const (
 
 // Split mode's processes (-split).
 const (
-	kafkaAddr   = "127.0.0.1:29092"
-	readerHTTP  = "127.0.0.1:9465"
-	worker2HTTP = "127.0.0.1:9466"
+	kafkaAddr    = "127.0.0.1:29092"
+	readerHTTP   = "127.0.0.1:9466"
+	readerAdmin  = "127.0.0.1:9467"
+	worker2HTTP  = "127.0.0.1:9468"
+	worker2Admin = "127.0.0.1:9469"
 )
 
 var splitMode = flag.Bool("split", false, "split mode: a Kafka broker (kfake), one reader and two workers")
@@ -180,7 +183,7 @@ func run(ctx context.Context) (err error) {
 	}()
 
 	step("Carrier simulator on %s (Kdniao API, 30 ms latency; pushes statuses to %s, half a day per second)", simAddr, pushURL)
-	for _, addr := range []string{simAddr, configHTTPAddr} {
+	for _, addr := range []string{simAddr, configHTTPAddr, configAdminAddr} {
 		if err := portFree(addr); err != nil {
 			return err
 		}
@@ -223,14 +226,15 @@ func run(ctx context.Context) (err error) {
 		}
 		children = append(children, daemon)
 	}
-	if err := waitFor(ctx, daemon, startTimeout, "the daemon to save its first checkpoint and answer on "+configHTTPAddr, func() bool {
+	if err := waitFor(ctx, daemon, startTimeout, "the daemon to save its first checkpoint and answer on "+configAdminAddr, func() bool {
 		n, err := rdb.Exists(ctx, redisPrefix+"checkpoint").Result()
-		return err == nil && n == 1 && httpOK(ctx, "http://"+configHTTPAddr+"/healthz")
+		return err == nil && n == 1 && httpOK(ctx, "http://"+configAdminAddr+"/healthz")
 	}); err != nil {
 		return err
 	}
 	fmt.Printf("  running: tailing the binlog (checkpoint saved in Redis), carrier pushes on %s\n", pushURL)
-	fmt.Printf("  status page: http://%s/   metrics: http://%s/metrics\n", configHTTPAddr, configHTTPAddr)
+	fmt.Printf("  status page: http://%s/   metrics: http://%s/metrics   (admin.listen; pushes go to %s)\n",
+		configAdminAddr, configAdminAddr, pushURL)
 
 	// 3. Pay 200 orders like a live shop, and watch waybills arrive.
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -284,7 +288,7 @@ func run(ctx context.Context) (err error) {
 	}
 
 	if os.Getenv("SHIPSYNC_DEMO_KEEP") != "" {
-		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): status page http://%s/ — Ctrl-C stops them", configHTTPAddr)
+		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): status page http://%s/ — Ctrl-C stops them", configAdminAddr)
 		<-ctx.Done()
 		ctx = context.WithoutCancel(ctx)
 	}

@@ -19,7 +19,7 @@ import (
 // worker 2.
 func startSplit(ctx context.Context, root, bin, cfgPath string, env []string, children *[]*child) (*child, []*child, error) {
 	step("Split mode: Kafka (kfake) on %s, one reader and two workers", kafkaAddr)
-	for _, addr := range []string{kafkaAddr, readerHTTP, worker2HTTP} {
+	for _, addr := range []string{kafkaAddr, readerHTTP, readerAdmin, worker2HTTP, worker2Admin} {
 		if err := portFree(addr); err != nil {
 			return nil, nil, err
 		}
@@ -44,15 +44,16 @@ func startSplit(ctx context.Context, root, bin, cfgPath string, env []string, ch
 	if err != nil {
 		return nil, nil, err
 	}
-	procs := []struct{ name, mode, listen string }{
-		{"reader", "reader", readerHTTP},
-		{"worker-1", "worker", configHTTPAddr},
-		{"worker-2", "worker", worker2HTTP},
+	procs := []struct{ name, mode, listen, admin string }{
+		{"reader", "reader", readerHTTP, readerAdmin},
+		{"worker-1", "worker", configHTTPAddr, configAdminAddr},
+		{"worker-2", "worker", worker2HTTP, worker2Admin},
 	}
 	started := map[string]*child{}
 	for _, p := range procs {
 		text := string(raw)
-		for _, r := range [][2]string{{"mode: all #", "mode: " + p.mode + " #"}, {"listen: " + configHTTPAddr, "listen: " + p.listen}} {
+		for _, r := range [][2]string{{"mode: all #", "mode: " + p.mode + " #"}, {"listen: " + configHTTPAddr, "listen: " + p.listen},
+			{"listen: " + configAdminAddr, "listen: " + p.admin}} {
 			if !strings.Contains(text, r[0]) {
 				return nil, nil, fmt.Errorf("config.yaml no longer contains %q", r[0])
 			}
@@ -64,7 +65,7 @@ func startSplit(ctx context.Context, root, bin, cfgPath string, env []string, ch
 			return nil, nil, err
 		}
 		logPath := filepath.Join(root, "bin", "demo-split-"+p.name+".log")
-		fmt.Printf("  %-8s shipsync run --config %s   (http %s, logs %s)\n", p.name, rel(root, conf), p.listen, rel(root, logPath))
+		fmt.Printf("  %-8s shipsync run --config %s   (push %s, admin %s, logs %s)\n", p.name, rel(root, conf), p.listen, p.admin, rel(root, logPath))
 		c, err := startChild("shipsync "+p.name, bin, logPath, env, "run", "--config", conf)
 		if err != nil {
 			return nil, nil, err
@@ -73,8 +74,8 @@ func startSplit(ctx context.Context, root, bin, cfgPath string, env []string, ch
 		started[p.name] = c
 	}
 	for _, p := range procs {
-		if err := waitFor(ctx, started[p.name], startTimeout, p.name+" to answer on "+p.listen, func() bool {
-			return httpOK(ctx, "http://"+p.listen+"/healthz")
+		if err := waitFor(ctx, started[p.name], startTimeout, p.name+" to answer on "+p.admin, func() bool {
+			return httpOK(ctx, "http://"+p.admin+"/healthz")
 		}); err != nil {
 			return nil, nil, err
 		}
@@ -87,7 +88,7 @@ func splitSummary(ctx context.Context, rdb *redis.Client) error {
 	step("Split mode: who did what (from each process's /metrics)")
 	for _, p := range []struct {
 		name, addr string
-	}{{"reader", readerHTTP}, {"worker-1", configHTTPAddr}, {"worker-2", worker2HTTP}} {
+	}{{"reader", readerAdmin}, {"worker-1", configAdminAddr}, {"worker-2", worker2Admin}} {
 		body, err := httpGet(ctx, "http://"+p.addr+"/metrics")
 		if err != nil {
 			return fmt.Errorf("%s metrics: %w", p.name, err)
