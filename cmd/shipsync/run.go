@@ -26,6 +26,16 @@ import (
 )
 
 func runCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	err := run(ctx, args, stderr)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Stopped (SIGTERM, SIGINT) while still starting, e.g. waiting for Redis to load its
+		// AOF: nothing was begun, and being asked to stop is not a failure.
+		return nil
+	}
+	return err
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "configuration file")

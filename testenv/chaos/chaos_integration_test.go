@@ -32,6 +32,7 @@ type env struct {
 	dir      string
 	vars     []string
 	up, down string
+	ports    map[string]int // pid file -> the port its server listens on
 }
 
 func freePort(t *testing.T) int {
@@ -56,7 +57,8 @@ func startEnv(t *testing.T) *env {
 	mysqlPort, redisPort := freePort(t), freePort(t)
 	e := &env{t: t, dir: dir, up: filepath.Join(root, "testenv/up.sh"), down: filepath.Join(root, "testenv/down.sh"),
 		vars: []string{"SHIPSYNC_TESTENV_DIR=" + dir, "SHIPSYNC_TEST_MYSQL_PORT=" + strconv.Itoa(mysqlPort),
-			"SHIPSYNC_TEST_REDIS_PORT=" + strconv.Itoa(redisPort), "SHIPSYNC_TEST_REDIS_AOF=1"}}
+			"SHIPSYNC_TEST_REDIS_PORT=" + strconv.Itoa(redisPort), "SHIPSYNC_TEST_REDIS_AOF=1"},
+		ports: map[string]int{"mariadb/mariadbd.pid": mysqlPort, "redis/redis.pid": redisPort}}
 	t.Cleanup(func() {
 		e.script(e.down, "--purge")
 		os.RemoveAll(dir)
@@ -95,6 +97,17 @@ func (e *env) kill(pidFile string) {
 	if err := os.Remove(filepath.Join(e.dir, pidFile)); err != nil && !os.IsNotExist(err) {
 		e.t.Fatal(err)
 	}
+	// A killed multi-threaded server can show as a zombie while its last threads still hold the
+	// listening socket: up.sh would take the port for a stranger's. Wait until it is free.
+	addr := fmt.Sprintf("127.0.0.1:%d", e.ports[pidFile])
+	testenv.Eventually(e.t, 30*time.Second, 10*time.Millisecond, func() (bool, string) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false, fmt.Sprintf("%s still taken after %s was killed: %v", addr, pidFile, err)
+		}
+		ln.Close()
+		return true, ""
+	})
 	e.script(e.up)
 }
 
