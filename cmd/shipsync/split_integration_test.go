@@ -57,6 +57,25 @@ func TestSplitMode(t *testing.T) {
 	brokers := testkafka.Start(t, "shipsync.orders", "shipsync.events")
 	bin := testenv.BuildShipsync(t)
 
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// Where the unshipped orders are, for the failure report.
+		rows, err := db.Query("SELECT order_id FROM ecs_order_info WHERE invoice_no = '' AND pay_status = 2 LIMIT 5")
+		if err != nil {
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			rows.Scan(&id) //nolint:errcheck
+			rec, ok, err := store.Get(ctx, id)
+			t.Logf("unshipped order %s: record %v %+v (err %v)", id, ok, rec, err)
+		}
+		cp, _, _ := store.LoadCheckpoint(ctx)
+		t.Logf("checkpoint %+v; simulator %+v", cp, carrier.Stats())
+	})
 	readerConf := splitConfig(t, "reader", name, prefix, srv.URL, brokers)
 	readers := []*testenv.Daemon{testenv.NewDaemon(t, bin, readerConf), testenv.NewDaemon(t, bin, readerConf)}
 	var workers []*testenv.Daemon

@@ -35,7 +35,7 @@ type Metrics struct {
 	UnknownStatusCodes *prometheus.CounterVec // carrier
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
-	WatchdogErrors     prometheus.Counter
+	ScanErrors         *prometheus.CounterVec // scan: watchdog, poll
 	AdminUnauthorized  prometheus.Counter
 	ConfigReloads      *prometheus.CounterVec // outcome: applied, refused
 	CircuitOpen        *prometheus.GaugeVec   // carrier
@@ -100,6 +100,8 @@ func (m *Metrics) Init(l Labels) {
 	for _, o := range OrdersTopicEvents {
 		m.OrdersTopic.WithLabelValues(o)
 	}
+	m.ScanErrors.WithLabelValues("watchdog")
+	m.ScanErrors.WithLabelValues("poll")
 	m.ConfigReloads.WithLabelValues("applied")
 	m.ConfigReloads.WithLabelValues("refused")
 	for _, c := range l.Carriers {
@@ -162,8 +164,9 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
-		WatchdogErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "errors_total",
-			Help: "Orders the watchdog could not flag (a failed statement or Redis call); each is tried again at a later scan."}),
+		ScanErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "status", Name: "scan_errors_total",
+			Help: "Orders the watchdog could not flag or the poller could not poll (a failed statement, query or Redis call), by scan; each is tried again later while the scan goes on with the others."},
+			[]string{"scan"}),
 		EventsFailed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "events", Name: "failed_total",
 			Help: "Lifecycle events whose delivery to Kafka failed (retried), or that could not be recorded in the outbox (Redis down; logged)."}),
 		EventsOutbox: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "events", Name: "outbox_depth",
@@ -190,7 +193,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.WatchdogErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
+		m.ScanErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -178,7 +178,7 @@ func (p *Pipeline) watchdog(ctx context.Context) {
 					}
 					// One order's failure is not the others': it is looked at again next scan.
 					failed++
-					p.obs.m.WatchdogErrors.Inc()
+					p.obs.m.ScanErrors.WithLabelValues("watchdog").Inc()
 					p.log.Warn("watchdog: no-pickup flag not applied; will try again", "order", k, "err", err)
 					if err := p.store.PostponePickup(ctx, k, time.Now().Add(p.conf().Watchdog.ScanEvery)); err != nil {
 						return // Redis is failing: the next scan tries again
@@ -235,6 +235,8 @@ func (p *Pipeline) poller(ctx context.Context) {
 		return p.store.DuePolls(ctx, 256, time.Minute)
 	}, func(ctx context.Context, key string) {
 		if err := p.pollOne(ctx, key); err != nil && ctx.Err() == nil {
+			// Polled again when its hand-out lapses; the other due waybills go on meanwhile.
+			p.obs.m.ScanErrors.WithLabelValues("poll").Inc()
 			p.log.Warn("poll failed; will poll again", "order", key, "err", err)
 		}
 	})

@@ -50,7 +50,7 @@ func TestWatchdogGoesOnPastAFailingOrder(t *testing.T) {
 	if n := h.count(noPickupNote, bad); n != 0 {
 		t.Fatalf("the failing order has %d notes", n)
 	}
-	if n, _ := sample(h.scrape(), "shipsync_watchdog_errors_total"); n < 1 {
+	if n, _ := sample(h.scrape(), `shipsync_status_scan_errors_total{scan="watchdog"}`); n < 1 {
 		t.Errorf("watchdog errors counted: %v", n)
 	}
 	h.exec("DROP TRIGGER fail_one_note")
