@@ -66,21 +66,7 @@ func TestPollsAskTheQueryEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitWritten(ids, 30*time.Second)
-	expected := map[int64]string{}
-	for id, r := range h.rows(ids) {
-		st, ex, _ := h.sim.Final(r.invoice)
-		ev, _ := status.FromKdniao(st, ex)
-		expected[id] = string(ev.Status)
-	}
-	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
-		got := h.parcelStatuses()
-		for id, want := range expected {
-			if got[id] != want {
-				return false, fmt.Sprintf("order %d: shop status %q, want %q (sim %+v)", id, got[id], want, h.sim.Stats())
-			}
-		}
-		return true, ""
-	})
+	h.waitFinalStatuses(ids, 30*time.Second)
 	if st := h.sim.Stats(); st.Queries == 0 || st.Invalid != 0 {
 		t.Errorf("simulator answered %d queries and %d misrouted or invalid requests, want > 0 and 0", st.Queries, st.Invalid)
 	}
