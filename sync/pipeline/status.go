@@ -37,15 +37,17 @@ func (p *Pipeline) Apply(ctx context.Context, carrier string, u webhook.Update) 
 	if !ok {
 		return webhook.UnknownWaybill, nil
 	}
-	rec, ok, err := p.store.Get(ctx, key)
-	if err != nil {
-		return "", err
-	}
-	if !ok || !p.sameAccount(from, rec.Carrier) {
-		// Another account's waybill: this URL's key did not sign it.
-		return webhook.UnknownWaybill, nil
-	}
-	return p.applyToOrder(ctx, key, p.event(rec.Carrier, u))
+	return p.applyToOrder(ctx, key, func(rec state.Record) (status.Event, bool) {
+		if !p.sameAccount(from, rec.Carrier) {
+			return status.Event{}, false // another account's waybill: this URL's key did not sign it
+		}
+		return p.event(rec.Carrier, u), true
+	})
+}
+
+// always is an event for applyToOrder that concerns whatever order it is given.
+func always(ev status.Event) func(state.Record) (status.Event, bool) {
+	return func(state.Record) (status.Event, bool) { return ev, true }
 }
 
 // event maps a carrier's update to the status model's event, counting codes it does not know.
@@ -58,7 +60,10 @@ func (p *Pipeline) event(carrier string, u webhook.Update) status.Event {
 	return status.Event{Status: status.Status(u.Status), Exception: u.Exception, Reason: u.Reason, Time: u.Time, Code: u.Code}
 }
 
-func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event) (webhook.Outcome, error) {
+// applyToOrder applies an event to the order key, under the order's lock. event makes the event
+// from the order's record as read under the lock (ok false: the update is not this order's,
+// answered as an unknown waybill), so a check of the record costs no read of its own.
+func (p *Pipeline) applyToOrder(ctx context.Context, key string, event func(state.Record) (status.Event, bool)) (webhook.Outcome, error) {
 	unlock, err := p.store.Lock(ctx, key, 30*time.Second, 3*time.Second)
 	if err != nil {
 		return "", err
@@ -68,8 +73,12 @@ func (p *Pipeline) applyToOrder(ctx context.Context, key string, ev status.Event
 	if err != nil {
 		return "", err
 	}
+	if !ok || rec.Waybill == "" {
+		return webhook.UnknownWaybill, nil
+	}
+	ev, mine := event(rec)
 	switch {
-	case !ok || rec.Waybill == "":
+	case !mine:
 		return webhook.UnknownWaybill, nil
 	case shopLacksWaybill(rec.State):
 		// The shop does not carry this waybill: acknowledge, write nothing, stop watching it.
@@ -213,7 +222,7 @@ var noPickup = status.Event{Status: status.Created, Exception: true, Reason: "no
 
 // flagNoPickup applies the no-pickup flag to one due order and settles its watch entry.
 func (p *Pipeline) flagNoPickup(ctx context.Context, key string) error {
-	o, err := p.applyToOrder(ctx, key, noPickup)
+	o, err := p.applyToOrder(ctx, key, always(noPickup))
 	if err != nil {
 		return err
 	}
@@ -282,7 +291,7 @@ func (p *Pipeline) pollOne(ctx context.Context, key string) error {
 		return err
 	}
 	if err == nil {
-		o, err := p.applyToOrder(ctx, key, p.event(rec.Carrier, u)) // the key is known: no index look-up
+		o, err := p.applyToOrder(ctx, key, always(p.event(rec.Carrier, u))) // the key is known: no index look-up
 		if err != nil || o == webhook.OK {
 			return err // an applied status rescheduled the poll itself
 		}
