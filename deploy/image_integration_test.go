@@ -217,14 +217,7 @@ type starter func(t *testing.T, conf string, env []string) (pid int, stop func()
 // /readyz; the process must run as a non-root user and stop cleanly on SIGTERM.
 func shipWith(t *testing.T, start starter) {
 	ctx := t.Context()
-	db, name := testenv.NewDatabase(t)
-	if err := demo.LoadSchema(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := demo.Seed(ctx, db, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, name, ids := testenv.DemoShop(t, 1)
 	rdb, prefix := testenv.RequireRedis(t)
 	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testenv.TestAppKey})
 	srv := httptest.NewServer(carrier)

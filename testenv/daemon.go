@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"cmp"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shipsync/shipsync/testenv/demo"
 )
 
 // TestAppKey is the Kdniao app key tests give the simulator and the daemon.
@@ -158,4 +161,19 @@ func (d *Daemon) dumpLogs() {
 		lines = lines[len(lines)-80:]
 	}
 	d.t.Logf("daemon log (tail):\n%s", strings.Join(lines, "\n"))
+}
+
+// DemoShop is a database of the test's own holding the demo ECShop schema (testenv/demo) with n
+// unpaid orders; it returns the database, its name and the orders' keys.
+func DemoShop(t testing.TB, n int) (*sql.DB, string, []int64) {
+	t.Helper()
+	db, name := NewDatabase(t)
+	if err := demo.LoadSchema(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := demo.Seed(t.Context(), db, n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, name, ids
 }

@@ -24,14 +24,7 @@ import (
 // refuses requests without the token (counted) and serves them with it.
 func TestTwoListeners(t *testing.T) {
 	ctx := context.Background()
-	db, name := testenv.NewDatabase(t)
-	if err := demo.LoadSchema(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := demo.Seed(ctx, db, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, name, ids := testenv.DemoShop(t, 1)
 	_, prefix := testenv.RequireRedis(t)
 	carrier := sim.New(sim.Config{EBusinessID: "test-ebusiness", AppKey: testenv.TestAppKey})
 	srv := httptest.NewServer(carrier)

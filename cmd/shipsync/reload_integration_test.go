@@ -23,14 +23,7 @@ import (
 // stays; a carrier's new URL takes effect for the next order; what needs a restart is said.
 func TestReload(t *testing.T) {
 	ctx := context.Background()
-	db, name := testenv.NewDatabase(t)
-	if err := demo.LoadSchema(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := demo.Seed(ctx, db, 4, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, name, ids := testenv.DemoShop(t, 4)
 	_, prefix := testenv.RequireRedis(t)
 	t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword()) // for shipsync reload, run in this process
 	t.Setenv("KDNIAO_APP_KEY", testenv.TestAppKey)

@@ -121,31 +121,22 @@ type deps struct {
 }
 
 func open(ctx context.Context, cfg *config.Config) (*deps, error) {
-	d := &deps{}
-	db, err := connectShop(cfg.Shop, cfg.Shop.MaxConns)
+	d, err := openState(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	d.db = db
+	if d.db, err = connectShop(cfg.Shop, cfg.Shop.MaxConns); err != nil {
+		d.close()
+		return nil, err
+	}
 	if err := d.db.PingContext(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("shop database %s: %w", cfg.Shop.Addr, err)
 	}
-	if d.rdb, err = newRedis(cfg.State.Redis); err != nil {
+	if d.shop, err = shopdb.Open(ctx, d.db, shopConfig(cfg)); err != nil {
 		d.close()
 		return nil, err
 	}
-	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
-	if err := d.store.Ping(ctx); err != nil {
-		d.close()
-		return nil, fmt.Errorf("redis %s: %w", strings.Join(cfg.State.Redis.Servers(), ","), err)
-	}
-	shop, err := shopdb.Open(ctx, d.db, shopConfig(cfg))
-	if err != nil {
-		d.close()
-		return nil, err
-	}
-	d.shop = shop
 	return d, nil
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/testenv"
-	"github.com/shipsync/shipsync/testenv/demo"
 )
 
 // TestDeadlines: a shop connection that goes silent (a proxy that stops forwarding without
@@ -17,15 +16,8 @@ import (
 // answers again the very same pool works: the timed-out connection was discarded, not handed
 // to the next caller.
 func TestDeadlines(t *testing.T) {
-	db, name := testenv.NewDatabase(t)
 	ctx := context.Background()
-	if err := demo.LoadSchema(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := demo.Seed(ctx, db, 5, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, name, ids := testenv.DemoShop(t, 5)
 	px := testenv.NewProxy(t, testenv.MySQLAddr())
 	// One connection: a poisoned one would be the next call's.
 	pool := shopdb.Connect(px.Addr(), testenv.MySQLUser(), testenv.MySQLPassword(), name, "", 1)
