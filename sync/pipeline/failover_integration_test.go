@@ -181,10 +181,13 @@ func TestFailoverWaitsForOpenCircuit(t *testing.T) {
 	if err := demo.Pay(context.Background(), h.db, ids); err != nil {
 		t.Fatal(err)
 	}
-	// Both carriers said no at least twice (the breaker is open, the backup refused), or the
-	// order was given up.
+	// Both carriers said no at least twice (the breaker is open, the backup refused) and the
+	// round was settled, or the order was given up. (The backup counts a refusal before the
+	// order's round ends: until then the order is submitting, pinned for the call.)
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() (bool, string) {
-		return refusals.Load() >= 2 || h.record(ids[0]).State == state.Failed, fmt.Sprintf("backup asked %d times", refusals.Load())
+		st := h.record(ids[0]).State
+		return refusals.Load() >= 2 && st == state.Retry || st == state.Failed,
+			fmt.Sprintf("backup asked %d times, order %s", refusals.Load(), st)
 	})
 	rec := h.record(ids[0])
 	if rec.State == state.Failed || rec.Sticky {
