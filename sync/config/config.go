@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,7 +123,10 @@ type Carrier struct {
 	PayType     int           `yaml:"pay_type"` // 1 sender pays, 2 receiver pays, 3 monthly account
 	ExpType     int           `yaml:"exp_type"` // carrier product, 1 standard
 	Timeout     time.Duration `yaml:"timeout"`
-	MaxInFlight int           `yaml:"max_in_flight"`
+	// MaxInFlight bounds the calls in flight to the carrier: a number, or auto (the default),
+	// which grows the bound while the carrier's latency stays flat and shrinks it when latency
+	// rises or errors appear (see InFlight).
+	MaxInFlight InFlight `yaml:"max_in_flight"`
 	// Secret signs requests and pushes of the signedjson type (HMAC-SHA256).
 	Secret string `yaml:"secret"`
 	// Push says the carrier pushes status updates to /push/{name} (default true); without push
@@ -134,6 +138,48 @@ type Carrier struct {
 	// Breaker opens after Failures consecutive failed calls and lets one call through after
 	// Cooldown; while open, orders fail over or wait.
 	Breaker Breaker `yaml:"breaker"`
+	// XML is the typed section of the xml carrier type (an SF Express BSP style XML API).
+	XML XMLCarrier `yaml:"xml"`
+}
+
+// InFlight is a carrier's max_in_flight: "auto" or a positive number.
+type InFlight string
+
+// AutoInFlight is the value that sizes the bound by itself.
+const AutoInFlight InFlight = "auto"
+
+// AutoInFlightMax caps an auto bound: a carrier whose latency never rises still gets no more
+// calls at once than this.
+const AutoInFlightMax = 1024
+
+// Fixed returns the configured bound, or auto true when it sizes itself.
+func (f InFlight) Fixed() (n int, auto bool) {
+	if f == "" || strings.EqualFold(string(f), string(AutoInFlight)) {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(f)))
+	if err != nil {
+		return 0, false
+	}
+	return n, false
+}
+
+// Max is the most calls that may be in flight: the fixed bound, or AutoInFlightMax.
+func (f InFlight) Max() int {
+	if n, auto := f.Fixed(); !auto {
+		return n
+	}
+	return AutoInFlightMax
+}
+
+// XMLCarrier is the account at an XML carrier (type xml), modelled on SF Express's BSP
+// interface: requests are signed with the account's check word.
+type XMLCarrier struct {
+	CustomerCode   string `yaml:"customer_code"`   // the account (SF: 顾客编码), sent in the request head
+	Checkword      string `yaml:"checkword"`       // signs requests and pushes (SF: 校验码); never logged
+	MonthlyAccount string `yaml:"monthly_account"` // the monthly-settlement card (SF: custid); optional
+	ExpressType    int    `yaml:"express_type"`    // the carrier's product (SF: 1 standard express)
+	PayMethod      int    `yaml:"pay_method"`      // 1 sender pays, 2 receiver pays, 3 third party
 }
 
 // Breaker is a carrier's circuit breaker.
@@ -280,6 +326,11 @@ type Workers struct {
 	Queue        int           `yaml:"queue"`         // paid orders buffered between binlog and workers
 	LeaseTTL     time.Duration `yaml:"lease_ttl"`     // how long a claim on an order lasts
 	DrainTimeout time.Duration `yaml:"drain_timeout"` // graceful shutdown budget
+	// Batch is the most orders the ship stage takes at once (DESIGN.md §2 "Batches"); it never
+	// waits for a batch to fill.
+	Batch int `yaml:"batch"`
+	// Batches is how many batches may be in flight at once (their carrier calls overlap).
+	Batches int `yaml:"batches"`
 }
 
 // Load reads the file at path and returns its configuration, as Parse does.
@@ -322,7 +373,13 @@ func (c *Config) applyDefaults() {
 	for i := range c.Carriers {
 		cr := &c.Carriers[i]
 		setDuration(&cr.Timeout, 5*time.Second)
-		setInt(&cr.MaxInFlight, 64)
+		if cr.MaxInFlight == "" {
+			cr.MaxInFlight = AutoInFlight
+		}
+		if cr.Type == "xml" {
+			setInt(&cr.XML.ExpressType, 1)
+			setInt(&cr.XML.PayMethod, 1)
+		}
 		setInt(&cr.PayType, 1)
 		setInt(&cr.ExpType, 1)
 		setDuration(&cr.PollEvery, 30*time.Minute)
@@ -362,6 +419,8 @@ func (c *Config) applyDefaults() {
 	setInt(&c.Workers.Queue, 4096)
 	setDuration(&c.Workers.LeaseTTL, 60*time.Second)
 	setDuration(&c.Workers.DrainTimeout, 30*time.Second)
+	setInt(&c.Workers.Batch, 128)
+	setInt(&c.Workers.Batches, 8)
 
 	if k := c.Kafka; k != nil {
 		setString(&k.OrdersTopic, "shipsync.orders")

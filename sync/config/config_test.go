@@ -103,14 +103,14 @@ func TestLoadExample(t *testing.T) {
 		{"carrier app_key", sim.AppKey, "app-secret"},
 		{"carrier shipper_code", sim.ShipperCode, "SIM"},
 		{"carrier timeout", sim.Timeout, 5 * time.Second},
-		{"carrier max_in_flight", sim.MaxInFlight, 64},
+		{"carrier max_in_flight", sim.MaxInFlight, AutoInFlight},
 		{"routing.default", cfg.Routing.Default, "sim"},
 		{"retry", cfg.Retry, Retry{Interval: 5 * time.Second, MaxAttempts: 3, Backoff: "fixed", MaxInterval: 5 * time.Minute}},
 		{"watchdog", cfg.Watchdog, Watchdog{NoPickupAfter: 48 * time.Hour, ScanEvery: 5 * time.Minute, SilentAfter: 24 * time.Hour, StuckAfter: time.Hour}},
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:26379", Addrs: []string{}, DB: 0, Prefix: "shipsync:"}},
 		{"state.retention", cfg.State.Retention, 2160 * time.Hour},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
-		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
+		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second, Batch: 128, Batches: 8}},
 		{"kafka", cfg.Kafka, (*Kafka)(nil)},
 	}
 	for _, c := range checks {
@@ -279,7 +279,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		"sender.address: required",
 		"carriers[0].shipper_code: required (the carrier's code, e.g. SF)",
 		`carriers[0].timeout: "5 seconds" is not a duration (e.g. "5s")`,
-		`carriers[0].max_in_flight: "lots" is not an integer`,
+		`carriers[0].max_in_flight: must be auto or a number >= 1 (got "lots")`,
 		`routing.default: unknown carrier "zto" (configured: sf)`,
 		`retry.backof: unknown key (did you mean "backoff"?)`,
 	}
@@ -307,7 +307,7 @@ func TestDefaults(t *testing.T) {
 		{"orders.ready_timeout", cfg.Orders.ReadyTimeout, 5 * time.Second},
 		{"orders.read_delay", cfg.Orders.ReadDelay, time.Duration(0)},
 		{"carriers[0].timeout", cfg.Carriers[0].Timeout, 5 * time.Second},
-		{"carriers[0].max_in_flight", cfg.Carriers[0].MaxInFlight, 64},
+		{"carriers[0].max_in_flight", cfg.Carriers[0].MaxInFlight, AutoInFlight},
 		{"carriers[0].pay_type", cfg.Carriers[0].PayType, 1},
 		{"carriers[0].exp_type", cfg.Carriers[0].ExpType, 1},
 		{"routing.default", cfg.Routing.Default, "sf"},
@@ -316,7 +316,7 @@ func TestDefaults(t *testing.T) {
 		{"state.redis", cfg.State.Redis, Redis{Addr: "127.0.0.1:6379", Prefix: "shipsync:"}},
 		{"state.retention", cfg.State.Retention, 90 * 24 * time.Hour},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:9464"},
-		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second}},
+		{"workers", cfg.Workers, Workers{Queue: 4096, LeaseTTL: 60 * time.Second, DrainTimeout: 30 * time.Second, Batch: 128, Batches: 8}},
 		{"kafka", cfg.Kafka, (*Kafka)(nil)},
 	}
 	for _, c := range checks {

@@ -34,7 +34,7 @@ func Params() []string {
 }
 
 // CarrierTypes returns the supported carrier types.
-func CarrierTypes() []string { return []string{"kdniao", "signedjson"} }
+func CarrierTypes() []string { return []string{"kdniao", "signedjson", "xml"} }
 
 // Validate checks the configuration without any I/O and returns every problem (errors.Join),
 // each prefixed with its YAML path. It expects defaults to be applied, as Load and Parse do.
@@ -122,6 +122,23 @@ func (v *validator) sql(path, sql string, allowed []string, need ...string) {
 	}
 }
 
+// orderQuery checks an enrichment query: it reads by :keys (`WHERE o.order_id IN (:keys)`, one
+// statement per batch, each row naming its order in an order_key column) or by :key (one
+// statement per order), not both.
+func (v *validator) orderQuery(path, sql string, allowed []string) {
+	ps := shopdb.Params(sql)
+	hasKey, hasKeys := slices.Contains(ps, "key"), slices.Contains(ps, "keys")
+	switch {
+	case hasKey && hasKeys:
+		v.add(path, "uses both :key and :keys: use :keys (IN (:keys), rows named by an order_key column) or :key alone")
+		return
+	case hasKeys:
+		v.sql(path, sql, allowed, "keys")
+	default:
+		v.sql(path, sql, allowed, "key")
+	}
+}
+
 // problems is Validate's list, unsorted and unjoined, for Parse to merge with its own.
 func (c *Config) problems() []problem {
 	v := &validator{}
@@ -182,6 +199,8 @@ func (c *Config) problems() []problem {
 	}
 
 	v.atLeast("workers.queue", c.Workers.Queue, 1)
+	v.atLeast("workers.batch", c.Workers.Batch, 1)
+	v.atLeast("workers.batches", c.Workers.Batches, 1)
 	v.positive("workers.lease_ttl", c.Workers.LeaseTTL)
 	v.positive("workers.drain_timeout", c.Workers.DrainTimeout)
 
@@ -242,7 +261,7 @@ func (c *Config) validateShop(v *validator) {
 
 func (c *Config) validateOrders(v *validator) {
 	o := c.Orders
-	key := []string{"key"}
+	key := []string{"key", "keys"}
 	switch parts := strings.Split(o.Table, "."); {
 	case o.Table == "":
 		v.add("orders.table", "required (schema.table of the orders table, e.g. shop.ecs_order_info)")
@@ -264,12 +283,12 @@ func (c *Config) validateOrders(v *validator) {
 		}
 	}
 	if o.Query == "" {
-		v.add("orders.query", "required (reads one order by :key)")
+		v.add("orders.query", "required (reads the orders of :keys, an IN list, or one order by :key)")
 	} else {
-		v.sql("orders.query", o.Query, key, "key")
+		v.orderQuery("orders.query", o.Query, key)
 	}
 	if o.ItemsQuery != "" {
-		v.sql("orders.items_query", o.ItemsQuery, key, "key")
+		v.orderQuery("orders.items_query", o.ItemsQuery, key)
 	}
 	v.positive("orders.ready_timeout", o.ReadyTimeout)
 	if o.ReadDelay < 0 {
@@ -375,6 +394,16 @@ func (c *Config) validateCarriers(v *validator) {
 			}
 		case "signedjson":
 			v.required(p+".secret", cr.Secret, " (the shared HMAC secret, e.g. from ${CARRIER_SECRET})")
+		case "xml":
+			v.required(p+".xml.customer_code", cr.XML.CustomerCode, " (the account's customer code)")
+			v.required(p+".xml.checkword", cr.XML.Checkword, " (the account's check word, e.g. from ${SF_CHECKWORD})")
+			if cr.XML.PayMethod < 1 || cr.XML.PayMethod > 3 {
+				v.add(p+".xml.pay_method", "must be 1 (sender pays), 2 (receiver pays) or 3 (third party), got %d", cr.XML.PayMethod)
+			}
+			v.atLeast(p+".xml.express_type", cr.XML.ExpressType, 1)
+		}
+		if cr.Type != "xml" && cr.XML != (XMLCarrier{}) {
+			v.add(p+".xml", "only for type xml (this carrier is %s)", cr.Type)
 		}
 		v.positive(p+".poll_every", cr.PollEvery)
 		if cr.RateLimit < 0 {
@@ -388,7 +417,9 @@ func (c *Config) validateCarriers(v *validator) {
 		}
 		v.atLeast(p+".exp_type", cr.ExpType, 1)
 		v.positive(p+".timeout", cr.Timeout)
-		v.atLeast(p+".max_in_flight", cr.MaxInFlight, 1)
+		if n, auto := cr.MaxInFlight.Fixed(); !auto && n < 1 {
+			v.add(p+".max_in_flight", "must be auto or a number >= 1 (got %q)", string(cr.MaxInFlight))
+		}
 	}
 }
 

@@ -77,9 +77,9 @@ func TestValidate(t *testing.T) {
 			"orders.when[1].column: required",
 			"orders.when[1].in: required (at least one value)",
 		}},
-		{"query missing", func(c *Config) { c.Orders.Query = "" }, []string{"orders.query: required (reads one order by :key)"}},
+		{"query missing", func(c *Config) { c.Orders.Query = "" }, []string{"orders.query: required (reads the orders of :keys, an IN list, or one order by :key)"}},
 		{"query without key", func(c *Config) { c.Orders.Query = "SELECT 1 AS order_code WHERE id = ':key'" }, []string{"orders.query: must use the parameter :key"}},
-		{"query with other params", func(c *Config) { c.Orders.Query = "SELECT * FROM o WHERE id = :key AND x = :waybill" }, []string{"orders.query: unknown parameter :waybill (only :key is bound here)"}},
+		{"query with other params", func(c *Config) { c.Orders.Query = "SELECT * FROM o WHERE id = :key AND x = :waybill" }, []string{"orders.query: unknown parameter :waybill (known: :key, :keys)"}},
 		{"query with misspelled key", func(c *Config) { c.Orders.Query = "SELECT * FROM o WHERE id = :kye" }, []string{
 			"orders.query: unknown parameter :kye (did you mean :key?)",
 			"orders.query: must use the parameter :key",
@@ -149,10 +149,10 @@ func TestValidate(t *testing.T) {
 
 		{"no carriers", func(c *Config) { c.Carriers = nil; c.Routing = Routing{} }, []string{"carriers: at least one carrier is required"}},
 		{"carrier fields", func(c *Config) {
-			c.Carriers = []Carrier{{PayType: 4, ExpType: 0, Timeout: 0, MaxInFlight: 0}}
+			c.Carriers = []Carrier{{PayType: 4, ExpType: 0, Timeout: 0, MaxInFlight: "0"}}
 		}, []string{
 			"carriers[0].name: required",
-			"carriers[0].type: required (supported: kdniao, signedjson)",
+			"carriers[0].type: required (supported: kdniao, signedjson, xml)",
 			"carriers[0].url: required (the carrier's API endpoint)",
 			"carriers[0].poll_every: must be > 0 (got 0s)",
 			"carriers[0].breaker.failures: must be >= 1 (got 0)",
@@ -161,12 +161,25 @@ func TestValidate(t *testing.T) {
 			"carriers[0].pay_type: must be 1 (sender pays), 2 (receiver pays) or 3 (monthly account), got 4",
 			"carriers[0].exp_type: must be >= 1 (got 0)",
 			"carriers[0].timeout: must be > 0 (got 0s)",
-			"carriers[0].max_in_flight: must be >= 1 (got 0)",
+			`carriers[0].max_in_flight: must be auto or a number >= 1 (got "0")`,
 		}},
-		{"carrier type", func(c *Config) { c.Carriers[0].Type = "sf-express" }, []string{`carriers[0].type: unsupported type "sf-express" (supported: kdniao, signedjson)`}},
+		{"carrier type", func(c *Config) { c.Carriers[0].Type = "sf-express" }, []string{`carriers[0].type: unsupported type "sf-express" (supported: kdniao, signedjson, xml)`}},
 		{"kdniao credentials", func(c *Config) { c.Carriers[0].EBusinessID, c.Carriers[0].AppKey = "", "" }, []string{
 			"carriers[0].ebusiness_id: required (set it, e.g. from ${KDNIAO_EBUSINESS_ID})",
 			"carriers[0].app_key: required (set it, e.g. from ${KDNIAO_APP_KEY})",
+		}},
+		{"max_in_flight words", func(c *Config) { c.Carriers[0].MaxInFlight = "lots" }, []string{
+			`carriers[0].max_in_flight: must be auto or a number >= 1 (got "lots")`,
+		}},
+		{"xml account", func(c *Config) { c.Carriers[0].Type = "xml"; c.Carriers[0].XML.PayMethod = 1; c.Carriers[0].XML.ExpressType = 1 }, []string{
+			"carriers[0].xml.customer_code: required (the account's customer code)",
+			"carriers[0].xml.checkword: required (the account's check word, e.g. from ${SF_CHECKWORD})",
+		}},
+		{"xml section on another type", func(c *Config) { c.Carriers[0].XML.CustomerCode = "X" }, []string{
+			"carriers[0].xml: only for type xml (this carrier is kdniao)",
+		}},
+		{"both :key and :keys", func(c *Config) { c.Orders.Query = "SELECT 1 WHERE id = :key OR id IN (:keys)" }, []string{
+			"orders.query: uses both :key and :keys: use :keys (IN (:keys), rows named by an order_key column) or :key alone",
 		}},
 		{"signedjson secret", func(c *Config) { c.Carriers[0].Type = "signedjson" }, []string{
 			"carriers[0].secret: required (the shared HMAC secret, e.g. from ${CARRIER_SECRET})",
@@ -233,6 +246,8 @@ func TestValidate(t *testing.T) {
 		{"http listen", func(c *Config) { c.HTTP.Listen = "9464" }, []string{`http.listen: "9464" is not host:port (e.g. "127.0.0.1:9464")`}},
 		{"workers", func(c *Config) { c.Workers = Workers{Queue: -1, LeaseTTL: -1, DrainTimeout: -1} }, []string{
 			"workers.queue: must be >= 1 (got -1)",
+			"workers.batch: must be >= 1 (got 0)",
+			"workers.batches: must be >= 1 (got 0)",
 			"workers.lease_ttl: must be > 0 (got -1ns)",
 			"workers.drain_timeout: must be > 0 (got -1ns)",
 		}},
@@ -256,7 +271,7 @@ func TestValidateReportsEverythingAtOnce(t *testing.T) {
 	for _, want := range []string{
 		`mode: "" is not one of all, reader, worker`,
 		"shop.user: required",
-		"orders.query: required (reads one order by :key)",
+		"orders.query: required (reads the orders of :keys, an IN list, or one order by :key)",
 		"carriers: at least one carrier is required",
 		"workers.drain_timeout: must be > 0 (got 0s)",
 	} {

@@ -90,8 +90,16 @@ func (p *Pipeline) slots() map[string]*carrierSlot { return p.live.Load().carrie
 
 func newSlot(c config.Carrier, cl Carrier) *carrierSlot {
 	return &carrierSlot{name: c.Name, shipperCode: c.ShipperCode, c: cl,
-		sem: make(chan struct{}, c.MaxInFlight), limit: newLimiter(c.RateLimit),
+		sem: make(chan struct{}, inFlight(c)), limit: newLimiter(c.RateLimit),
 		br: &breaker{failures: c.Breaker.Failures, cooldown: c.Breaker.Cooldown}}
+}
+
+// inFlight is the carrier's bound on calls at once (auto: 64, until the ship stage sizes it).
+func inFlight(c config.Carrier) int {
+	if n, auto := c.MaxInFlight.Fixed(); !auto {
+		return n
+	}
+	return 64
 }
 
 type carrierSlot struct {

@@ -33,7 +33,7 @@ func (h *harness) withSignedJSON() *gjsim.Server {
 	srv := httptest.NewServer(s)
 	h.t.Cleanup(srv.Close)
 	h.cfg.Carriers = append(h.cfg.Carriers, config.Carrier{Name: "gj", Type: "signedjson", URL: srv.URL + "/waybills",
-		Secret: gjSecret, ShipperCode: "GJ", Timeout: 5 * time.Second, MaxInFlight: 16, PayType: 1, ExpType: 1,
+		Secret: gjSecret, ShipperCode: "GJ", Timeout: 5 * time.Second, MaxInFlight: "16", PayType: 1, ExpType: 1,
 		PollEvery: time.Hour, Breaker: config.Breaker{Failures: 5, Cooldown: 30 * time.Second}})
 	return s
 }

@@ -43,9 +43,9 @@ func (p *Pipeline) Reload(next *config.Config) (needRestart []string, err error)
 	}
 	slots := make(map[string]*carrierSlot, len(next.Carriers))
 	var added []string
-	inFlight := 0
+	total := 0
 	for _, c := range next.Carriers {
-		inFlight += c.MaxInFlight
+		total += inFlight(c)
 		if old, ok := cur.cfg.Carrier(c.Name); ok && reflect.DeepEqual(old, c) {
 			if s, ok := cur.carriers[c.Name]; ok {
 				slots[c.Name] = s
@@ -62,10 +62,10 @@ func (p *Pipeline) Reload(next *config.Config) (needRestart []string, err error)
 	if _, ok := slots[merged.Routing.Default]; !ok {
 		return nil, fmt.Errorf("routing.default %q is not a configured carrier", merged.Routing.Default)
 	}
-	if inFlight > p.poolSize {
+	if total > p.poolSize {
 		// The worker pool was sized from the carriers' max_in_flight at start.
 		needRestart = append(needRestart, fmt.Sprintf("carriers[].max_in_flight (raised to %d in all; %d workers run until a restart)",
-			inFlight, p.poolSize))
+			total, p.poolSize))
 	}
 	labels := metrics.Labels{Carriers: added}
 	for _, o := range webhook.Outcomes {
