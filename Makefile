@@ -71,7 +71,7 @@ lint:
 FUZZTIME ?= 60s
 FUZZ_TARGETS := FuzzParsePush:./sinks/carrier/kdniao FuzzParsePushJSON:./sinks/carrier/kdniao \
 	FuzzParsePush:./sinks/carrier/signedjson FuzzParse:./sync/config FuzzCompile:./sinks/shopdb \
-	FuzzRows:./sources/binlog
+	FuzzRows:./sources/binlog FuzzParsePush:./sinks/carrier/xml FuzzParsePushXML:./sinks/carrier/xml
 fuzz:
 	@failed=; for t in $(FUZZ_TARGETS); do \
 		name=$${t%%:*}; pkg=$${t#*:}; echo "== $$name $$pkg ($(FUZZTIME))"; \

@@ -124,7 +124,7 @@ func TestGrantsLeastPrivilege(t *testing.T) {
 	const waybill = "SIMGRANTS0001"
 	now := time.Now().Format(time.DateTime)
 	values := map[string]any{
-		"key": orderID, "waybill": waybill, "carrier": "sim", "shipper_code": "SIM", "order_code": orderCode,
+		"key": orderID, "keys": orderID, "waybill": waybill, "carrier": "sim", "shipper_code": "SIM", "order_code": orderCode,
 		"status": "", "pickup_time": "", "reason": "no_pickup", "event_time": now, "now": now,
 	}
 	for _, p := range config.Params() {

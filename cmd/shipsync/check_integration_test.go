@@ -64,7 +64,7 @@ func TestCheck(t *testing.T) {
 	}
 
 	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(badYAML, bytes.Replace(raw, []byte("max_in_flight: 64"), []byte("max_in_flight: lots"), 1), 0o600); err != nil {
+	if err := os.WriteFile(badYAML, bytes.Replace(raw, []byte("max_in_flight: auto"), []byte("max_in_flight: lots"), 1), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err = run(badYAML)

@@ -95,7 +95,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer stopAdmin()
 	go reload.onSIGHUP(ctx)
 	err = p.Run(ctx)
-	log.Info("shipsync stopped", "written", p.Stats().Written.Load(), "dead_lettered", p.Stats().DeadLettered.Load())
+	orders := p.Metrics().Orders
+	log.Info("shipsync stopped", "written", metrics.Value(orders.WithLabelValues(metrics.OrderWritten)),
+		"dead_lettered", metrics.Value(orders.WithLabelValues(metrics.OrderDeadLettered)))
 	return err
 }
 

@@ -36,6 +36,20 @@ func TestDeadlines(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	// The same reads by :keys; a batch of three needs the size class 4, prepared on first use,
+	// which the deadline covers too.
+	batched, err := shopdb.Open(ctx, pool, shopdb.Config{
+		Query:          "SELECT order_id AS order_key, order_sn AS order_code FROM ecs_order_info WHERE order_id IN (:keys)",
+		ItemsQuery:     "SELECT order_id AS order_key, goods_name AS name FROM ecs_order_goods WHERE order_id IN (:keys)",
+		Waybill:        waybillSQL,
+		CurrentWaybill: "SELECT invoice_no FROM ecs_order_info WHERE order_id = :key",
+		ReadTimeout:    timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { batched.Close() })
+	three := []string{fmt.Sprint(ids[0]), fmt.Sprint(ids[1]), fmt.Sprint(ids[2])}
 
 	for i, c := range []struct {
 		name string
@@ -52,6 +66,20 @@ func TestDeadlines(t *testing.T) {
 			items, err := s.Items(ctx, fmt.Sprint(ids[1]))
 			if err == nil && len(items) == 0 {
 				err = errors.New("no items")
+			}
+			return err
+		}},
+		{"orders.query by :keys", func(ctx context.Context) error {
+			res, err := batched.Orders(ctx, three)
+			if err == nil && len(res) != len(three) {
+				err = fmt.Errorf("%d orders of %d", len(res), len(three))
+			}
+			return err
+		}},
+		{"orders.items_query by :keys", func(ctx context.Context) error {
+			res, err := batched.ItemsOf(ctx, three)
+			if err == nil && len(res) != len(three) {
+				err = fmt.Errorf("items of %d orders of %d", len(res), len(three))
 			}
 			return err
 		}},

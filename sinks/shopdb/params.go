@@ -10,6 +10,9 @@ type Template struct {
 	Source string   // as configured
 	SQL    string   // with ? placeholders
 	Params []string // parameter name of each placeholder, in order
+
+	list    string // the list parameter Expand wrote as listLen placeholders per occurrence
+	listLen int
 }
 
 // Compile turns :name parameters into ? placeholders.
@@ -18,13 +21,35 @@ func Compile(sql string) Template {
 	return Template{Source: sql, SQL: q, Params: names}
 }
 
+// Expand compiles the template's Source with every occurrence of the list parameter :name
+// written as n placeholders ("?, ?, ?"), for an IN list of n values (n >= 1: "IN ()" is not
+// SQL); other parameters compile as in Compile. Params names each placeholder, so a list
+// occurrence is n entries of name. It is the same scan as Compile's: a ":keys" inside a
+// string or a comment is not a parameter and is left alone.
+func (t Template) Expand(name string, n int) Template {
+	n = max(n, 1)
+	q, names := positional(t.Source, name, n)
+	return Template{Source: t.Source, SQL: q, Params: names, list: name, listLen: n}
+}
+
 // Args binds values to the template's placeholders. A parameter without a value is an error.
+// The list parameter of an expanded template takes a []string of exactly as many values as
+// Expand was given, bound in order at each of its occurrences.
 func (t Template) Args(values map[string]any) ([]any, error) {
 	args := make([]any, len(t.Params))
+	listed := 0 // placeholders of the list parameter bound so far
 	for i, p := range t.Params {
 		v, ok := values[p]
 		if !ok {
 			return nil, fmt.Errorf("no value for parameter :%s", p)
+		}
+		if p == t.list {
+			l, ok := v.([]string)
+			if !ok || len(l) != t.listLen {
+				return nil, fmt.Errorf("parameter :%s takes a list of %d values", p, t.listLen)
+			}
+			v = l[listed%t.listLen]
+			listed++
 		}
 		args[i] = v
 	}
@@ -60,12 +85,28 @@ func BarePlaceholders(sql string) int {
 // and names lists them in order (the same list Params returns). Everything else, strings and
 // comments included, is kept byte for byte.
 func Positional(sql string) (query string, names []string) {
+	return positional(sql, "", 1)
+}
+
+// positional is Positional with each occurrence of the parameter list (when not "") written as
+// n placeholders separated by ", ".
+func positional(sql, list string, n int) (query string, names []string) {
 	var b strings.Builder
 	last := 0
 	scanParams(sql, func(start, end int) {
 		b.WriteString(sql[last:start])
-		b.WriteByte('?')
-		names = append(names, sql[start+1:end])
+		name := sql[start+1 : end]
+		count := 1
+		if name == list {
+			count = n
+		}
+		for i := range count {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('?')
+			names = append(names, name)
+		}
 		last = end
 	}, nil)
 	if names == nil {

@@ -89,6 +89,28 @@ func oracleParams(sql string) [][2]int {
 	return spans
 }
 
+// oracleCompile is what compiling sql must give, from the oracle's spans: each parameter
+// replaced by one '?', or by n of them joined by ", " for the list parameter (none when "").
+func oracleCompile(sql string, spans [][2]int, list string, n int) (names []string, compiled string) {
+	var b strings.Builder
+	last := 0
+	for _, s := range spans {
+		name := sql[s[0]+1 : s[1]]
+		b.WriteString(sql[last:s[0]])
+		count := 1
+		if name == list {
+			count = n
+		}
+		b.WriteString(strings.Repeat("?, ", count-1) + "?")
+		for range count {
+			names = append(names, name)
+		}
+		last = s[1]
+	}
+	b.WriteString(sql[last:])
+	return names, b.String()
+}
+
 // placeholders counts the '?' the server reads as placeholders in sql.
 func placeholders(sql string) int {
 	n := 0
@@ -101,9 +123,10 @@ func placeholders(sql string) int {
 }
 
 // FuzzCompile checks Compile against the oracle: it never panics, it finds exactly the
-// parameters the documented rule finds, it replaces each by one '?' and changes nothing else,
-// the compiled SQL holds no :name outside strings and comments, and the server would see as
-// many placeholders as the template binds arguments (Template.Params).
+// parameters the documented rule finds, it replaces each by one '?' (Expand: :keys by a list
+// of them) and changes nothing else, the compiled SQL holds no :name outside strings and
+// comments, and the server would see as many placeholders as the template binds arguments
+// (Template.Params).
 func FuzzCompile(f *testing.F) {
 	for _, s := range []string{
 		"UPDATE ecs_order_info SET invoice_no = :waybill, shipping_time = UNIX_TIMESTAMP() WHERE order_id = :key AND invoice_no = ''",
@@ -115,6 +138,7 @@ func FuzzCompile(f *testing.F) {
 		"SELECT :key /* :nope",
 		"SELECT /*/ :nope */ :key",
 		"SELECT :a:b::c:=:_d9",
+		"SELECT ':keys' -- :keys\n FROM t /* :keys */ WHERE id IN (:keys) OR p IN (:keys) # :keys",
 		"",
 	} {
 		f.Add(s)
@@ -125,24 +149,21 @@ func FuzzCompile(f *testing.F) {
 			t.Fatalf("Source = %q, want %q", tpl.Source, sql)
 		}
 		spans := oracleParams(sql)
-		var want []string
-		var b strings.Builder
-		last := 0
-		for _, s := range spans {
-			want = append(want, sql[s[0]+1:s[1]])
-			b.WriteString(sql[last:s[0]])
-			b.WriteByte('?')
-			last = s[1]
-		}
-		b.WriteString(sql[last:])
+		want, wantSQL := oracleCompile(sql, spans, "", 0)
 		if !slices.Equal(tpl.Params, want) {
 			t.Fatalf("Compile(%q).Params = %q, the documented rule finds %q", sql, tpl.Params, want)
 		}
 		if !slices.Equal(Params(sql), tpl.Params) {
 			t.Fatalf("Params(%q) = %q, Compile found %q", sql, Params(sql), tpl.Params)
 		}
-		if tpl.SQL != b.String() {
-			t.Fatalf("Compile(%q).SQL = %q, want %q", sql, tpl.SQL, b.String())
+		if tpl.SQL != wantSQL {
+			t.Fatalf("Compile(%q).SQL = %q, want %q", sql, tpl.SQL, wantSQL)
+		}
+		// Expand finds the same parameters and writes only :keys as a list.
+		wantExp, wantExpSQL := oracleCompile(sql, spans, "keys", 3)
+		exp := tpl.Expand("keys", 3)
+		if exp.SQL != wantExpSQL || !slices.Equal(exp.Params, wantExp) {
+			t.Fatalf("Expand(%q, 3) = %q %q, want %q %q", sql, exp.SQL, exp.Params, wantExpSQL, wantExp)
 		}
 		if left := Params(tpl.SQL); len(left) > 0 {
 			t.Fatalf("compiled SQL %q still holds parameters %q", tpl.SQL, left)
@@ -150,9 +171,11 @@ func FuzzCompile(f *testing.F) {
 		if BarePlaceholders(sql) > 0 {
 			return // refused by config validation and by Open: never compiled for a statement
 		}
-		if n := placeholders(tpl.SQL); n != len(tpl.Params) {
-			t.Fatalf("compiled SQL %q has %d placeholders, the template binds %d arguments (%q)",
-				tpl.SQL, n, len(tpl.Params), tpl.Params)
+		for _, tp := range []Template{tpl, exp} {
+			if n := placeholders(tp.SQL); n != len(tp.Params) {
+				t.Fatalf("compiled SQL %q has %d placeholders, the template binds %d arguments (%q)",
+					tp.SQL, n, len(tp.Params), tp.Params)
+			}
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +15,11 @@ import (
 
 // Config holds the SQL texts, as configured, with named parameters.
 type Config struct {
-	Query         string // one row by :key, canonical column names
-	ItemsQuery    string // optional, the order's items by :key
+	// Query reads orders in canonical column names: one row by :key, or the rows of an IN list
+	// (:keys), each naming its order in an order_key column. ItemsQuery (optional) reads
+	// items the same two ways.
+	Query         string
+	ItemsQuery    string
 	BackfillQuery string // optional, keys of paid-but-unshipped orders
 	// Waybill: the first statement is the guarded update; the rest run when it changed the row or
 	// when the row already holds this waybill (completing a write cut short), so they must be
@@ -25,7 +27,8 @@ type Config struct {
 	Waybill        []string
 	CurrentWaybill string              // optional, the waybill already stored for :key
 	Status         map[string][]string // canonical status -> statements
-	// ReadTimeout bounds each Order and Items read, WriteTimeout each write-back transaction
+	// ReadTimeout bounds each enrichment statement (one per order by :key, one per chunk of
+	// keys by :keys), WriteTimeout each write-back transaction
 	// (defaults 10 s and 30 s), so a connection that goes silent fails the call instead of
 	// holding the caller until TCP gives up. In a pool made by Connect a connection whose
 	// statement ran out of time is discarded, never handed to the next caller (see guarded).
@@ -34,17 +37,18 @@ type Config struct {
 	WriteTimeout time.Duration
 }
 
-// DB runs the configured statements, each prepared once. It is safe for concurrent use.
+// DB runs the configured statements, each prepared once (an enrichment query by :keys once per
+// size class of its IN list, see enrichment). It is safe for concurrent use.
 type DB struct {
 	db       *sql.DB
-	query    *prepared
-	items    *prepared
+	query    *enrichment
+	items    *enrichment
 	backfill *prepared
 	waybill  []*prepared
 	current  *prepared
 	status   map[string][]*prepared
 	txOpts   *sql.TxOptions // write transactions: see writeTx
-	readTO   time.Duration  // each Order or Items read
+	readTO   time.Duration  // each enrichment statement
 	writeTO  time.Duration  // each write-back transaction
 }
 
@@ -54,7 +58,8 @@ type prepared struct {
 	stmt *sql.Stmt
 }
 
-// Open prepares every configured statement against db; the first one that does not prepare is
+// Open prepares every configured statement against db (a query by :keys, its statement for one
+// key; longer lists are prepared on first use); the first one that does not prepare is
 // reported with its name (orders.query, writeback.waybill[1], ...). With a pool made by Connect,
 // write transactions save a round trip (see writeTx).
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
@@ -80,8 +85,17 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 		}
 		return p
 	}
-	d.query = prep("orders.query", cfg.Query)
-	d.items = prep("orders.items_query", cfg.ItemsQuery)
+	enrich := func(name, text string) *enrichment {
+		p := prep(name, text)
+		if p == nil {
+			return nil
+		}
+		var e *enrichment
+		e, err = newEnrichment(db, p)
+		return e
+	}
+	d.query = enrich("orders.query", cfg.Query)
+	d.items = enrich("orders.items_query", cfg.ItemsQuery)
 	d.backfill = prep("orders.backfill_query", cfg.BackfillQuery)
 	for i, s := range cfg.Waybill {
 		d.waybill = append(d.waybill, prep(fmt.Sprintf("writeback.waybill[%d]", i), s))
@@ -112,7 +126,9 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 
 // Close releases the prepared statements (not the *sql.DB).
 func (d *DB) Close() error {
-	all := []*prepared{d.query, d.items, d.backfill, d.current}
+	d.query.close()
+	d.items.close()
+	all := []*prepared{d.backfill, d.current}
 	all = append(all, d.waybill...)
 	for _, l := range d.status {
 		all = append(all, l...)
@@ -123,119 +139,6 @@ func (d *DB) Close() error {
 		}
 	}
 	return nil
-}
-
-// Order is an order as the enrichment query returns it, in canonical column names.
-type Order struct {
-	Code             string // order_code: the shop's order number, the carrier's idempotency key
-	ReceiverName     string
-	ReceiverMobile   string
-	ReceiverPhone    string
-	ReceiverProvince string
-	ReceiverCity     string
-	ReceiverDistrict string
-	ReceiverAddress  string
-	ReceiverPostcode string
-	Remark           string
-	WeightKg         float64
-	VolumeM3         float64
-	// Columns holds every column the query returned, by lower-case name, as text (routing
-	// rules may test any of them).
-	Columns map[string]string
-}
-
-// Item is one line of an order.
-type Item struct {
-	Name     string
-	Quantity int
-	WeightKg float64
-	Price    float64
-}
-
-// DataError: the query ran but what it returned cannot be used (a missing column, a weight that
-// is not a number). Reading again will not help: it is permanent.
-type DataError struct{ err error }
-
-func (e *DataError) Error() string   { return e.err.Error() }
-func (e *DataError) Unwrap() error   { return e.err }
-func (e *DataError) Permanent() bool { return true }
-
-// Order reads the order by key. found is false when the query returns no row: the order is not
-// (or no longer) eligible.
-func (d *DB) Order(ctx context.Context, key string) (o Order, found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, d.readTO)
-	defer cancel()
-	rows, err := d.query.stmt.QueryContext(ctx, mustArgs(d.query, map[string]any{"key": key})...)
-	if err != nil {
-		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, timedOut(ctx, err))
-	}
-	defer rows.Close()
-	vals, err := scanMaps(rows, 1)
-	if err != nil {
-		return Order{}, false, fmt.Errorf("%s for %s: %w", d.query.name, key, timedOut(ctx, err))
-	}
-	if len(vals) == 0 {
-		return Order{}, false, nil
-	}
-	v := vals[0]
-	code, ok := v["order_code"]
-	if !ok {
-		return Order{}, false, &DataError{fmt.Errorf("%s returns no order_code column", d.query.name)}
-	}
-	o = Order{
-		Code: code, ReceiverName: v["receiver_name"], ReceiverMobile: v["receiver_mobile"],
-		ReceiverPhone: v["receiver_phone"], ReceiverProvince: v["receiver_province"],
-		ReceiverCity: v["receiver_city"], ReceiverDistrict: v["receiver_district"],
-		ReceiverAddress: v["receiver_address"], ReceiverPostcode: v["receiver_postcode"], Remark: v["remark"],
-		Columns: v,
-	}
-	if o.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
-		return Order{}, false, &DataError{fmt.Errorf("%s weight_kg: %w", d.query.name, err)}
-	}
-	if o.VolumeM3, err = parseFloat(v["volume_m3"]); err != nil {
-		return Order{}, false, &DataError{fmt.Errorf("%s volume_m3: %w", d.query.name, err)}
-	}
-	return o, true, nil
-}
-
-// HasItemsQuery reports whether orders.items_query is configured.
-func (d *DB) HasItemsQuery() bool { return d.items != nil }
-
-// Items reads the order's items; none when no items query is configured.
-func (d *DB) Items(ctx context.Context, key string) ([]Item, error) {
-	if d.items == nil {
-		return nil, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.readTO)
-	defer cancel()
-	rows, err := d.items.stmt.QueryContext(ctx, mustArgs(d.items, map[string]any{"key": key})...)
-	if err != nil {
-		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, timedOut(ctx, err))
-	}
-	defer rows.Close()
-	vals, err := scanMaps(rows, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s for %s: %w", d.items.name, key, timedOut(ctx, err))
-	}
-	items := make([]Item, 0, len(vals))
-	for _, v := range vals {
-		it := Item{Name: v["name"], Quantity: 1}
-		if q := v["quantity"]; q != "" {
-			f, err := strconv.ParseFloat(q, 64)
-			if err != nil {
-				return nil, &DataError{fmt.Errorf("%s quantity %q: %w", d.items.name, q, err)}
-			}
-			it.Quantity = int(f)
-		}
-		if it.WeightKg, err = parseFloat(v["weight_kg"]); err != nil {
-			return nil, &DataError{fmt.Errorf("%s weight_kg: %w", d.items.name, err)}
-		}
-		if it.Price, err = parseFloat(v["price"]); err != nil {
-			return nil, &DataError{fmt.Errorf("%s price: %w", d.items.name, err)}
-		}
-		items = append(items, it)
-	}
-	return items, nil
 }
 
 // Backfill returns the keys the backfill query selects (first column); none when unset.
@@ -558,39 +461,4 @@ func mustArgs(p *prepared, values map[string]any) []any {
 		args[i] = values[name]
 	}
 	return args
-}
-
-// scanMaps reads up to limit rows (0: all) as column name -> text; NULL reads as "".
-func scanMaps(rows *sql.Rows, limit int) ([]map[string]string, error) {
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		m := make(map[string]string, len(cols))
-		for i, c := range cols {
-			m[strings.ToLower(c)] = vals[i].String
-		}
-		out = append(out, m)
-		if limit > 0 && len(out) == limit {
-			break
-		}
-	}
-	return out, rows.Err()
-}
-
-func parseFloat(s string) (float64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	return strconv.ParseFloat(s, 64)
 }

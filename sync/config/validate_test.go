@@ -171,7 +171,11 @@ func TestValidate(t *testing.T) {
 		{"max_in_flight words", func(c *Config) { c.Carriers[0].MaxInFlight = "lots" }, []string{
 			`carriers[0].max_in_flight: must be auto or a number >= 1 (got "lots")`,
 		}},
-		{"xml account", func(c *Config) { c.Carriers[0].Type = "xml"; c.Carriers[0].XML.PayMethod = 1; c.Carriers[0].XML.ExpressType = 1 }, []string{
+		{"xml account", func(c *Config) {
+			c.Carriers[0].Type = "xml"
+			c.Carriers[0].XML.PayMethod = 1
+			c.Carriers[0].XML.ExpressType = 1
+		}, []string{
 			"carriers[0].xml.customer_code: required (the account's customer code)",
 			"carriers[0].xml.checkword: required (the account's check word, e.g. from ${SF_CHECKWORD})",
 		}},

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 const ns = "shipsync"
@@ -35,6 +36,9 @@ type Metrics struct {
 	UnknownStatusCodes *prometheus.CounterVec // carrier
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
+	WatchdogScans      prometheus.Counter
+	InFlightLimit      *prometheus.GaugeVec   // carrier
+	Batches            prometheus.Histogram   // orders per batch of the ship stage
 	ScanErrors         *prometheus.CounterVec // scan: watchdog, poll
 	AdminUnauthorized  prometheus.Counter
 	ConfigReloads      *prometheus.CounterVec // outcome: applied, refused
@@ -116,6 +120,7 @@ func (m *Metrics) Init(l Labels) {
 		}
 		m.UnknownStatusCodes.WithLabelValues(c)
 		m.CircuitOpen.WithLabelValues(c).Set(0)
+		m.InFlightLimit.WithLabelValues(c)
 	}
 }
 
@@ -164,6 +169,13 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
+		WatchdogScans: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "scans_total",
+			Help: "Watchdog passes completed (no-pickup flags and stuck orders)."}),
+		InFlightLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "in_flight_limit",
+			Help: "The bound on calls in flight to the carrier now: max_in_flight, or where auto has sized it."}, []string{"carrier"}),
+		Batches: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: "ship", Name: "batch_orders",
+			Help:    "Orders per batch of the ship stage (whatever was waiting, up to workers.batch).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}),
 		ScanErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "status", Name: "scan_errors_total",
 			Help: "Orders the watchdog could not flag or the poller could not poll (a failed statement, query or Redis call), by scan; each is tried again later while the scan goes on with the others."},
 			[]string{"scan"}),
@@ -193,7 +205,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
-		m.ScanErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
+		m.WatchdogScans, m.InFlightLimit, m.Batches, m.ScanErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -207,3 +219,19 @@ func (m *Metrics) Handler() http.Handler {
 
 // Since observes the seconds since start on h.
 func Since(h prometheus.Observer, start time.Time) { h.Observe(time.Since(start).Seconds()) }
+
+// Value reads a counter's or gauge's current value (for the status page; tests use
+// prometheus/testutil).
+func Value(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	return 0
+}

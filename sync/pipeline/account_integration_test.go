@@ -58,7 +58,7 @@ func TestOneAccountManyCouriers(t *testing.T) {
 		row := h.rows(paid)[paid[0]]
 		st := h.parcelStatuses()[paid[0]]
 		return row.shipping == 2 && st == "delivered", fmt.Sprintf("order %d: shipping_status %d, parcel %q; pushes %d acked of %d sent, unknown waybill %d",
-			paid[0], row.shipping, st, account.Stats().PushesAcked, account.Stats().PushesSent, h.p.Stats().Pushes(webhook.UnknownWaybill))
+			paid[0], row.shipping, st, account.Stats().PushesAcked, account.Stats().PushesSent, h.pushes(webhook.UnknownWaybill))
 	})
 
 	// Another account's waybill, in a push signed with this account's key on this account's URL.
@@ -81,9 +81,9 @@ func TestOneAccountManyCouriers(t *testing.T) {
 		Data: []kdniao.Trace{{EBusinessID: "test-ebusiness", LogisticCode: "YTO0000000001", ShipperCode: "YTO", Success: true,
 			State: "3", StateEx: "301", Traces: []kdniao.TraceEvent{{AcceptTime: "2030-01-02 09:00:00", AcceptStation: "已签收", Action: "301"}}}}}
 	const formType = "application/x-www-form-urlencoded"
-	was := h.p.Stats().Pushes(webhook.UnknownWaybill)
+	was := h.pushes(webhook.UnknownWaybill)
 	code, reply := h.post("/push/sf", formType, nil, []byte(mustEncode(t, delivered).Encode()))
-	if got := h.p.Stats().Pushes(webhook.UnknownWaybill); got != was+1 || strings.Contains(reply, `"Success":true`) {
+	if got := h.pushes(webhook.UnknownWaybill); got != was+1 || strings.Contains(reply, `"Success":true`) {
 		t.Fatalf("another account's waybill on /push/sf: unknown_waybill counted %d times, reply %d %s", got-was, code, reply)
 	}
 	if st := h.record(foreign).Status; st != "" {

@@ -31,6 +31,8 @@ func NewCarrier(c config.Carrier) (Carrier, error) {
 			secret:  []byte(c.Secret),
 			replays: signedjson.NewReplays(signedjson.DefaultTolerance, 100_000),
 		}, nil
+	case "xml":
+		return newXMLCarrier(c), nil
 	}
 	return nil, fmt.Errorf("carrier %s: unsupported type %q", c.Name, c.Type)
 }

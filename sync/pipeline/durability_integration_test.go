@@ -102,7 +102,7 @@ func TestLargeTransaction(t *testing.T) {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		peak = max(peak, m.HeapAlloc)
-		w := h.p.Stats().Written.Load()
+		w := h.written()
 		return w == int64(n), fmt.Sprintf("%d of %d written", w, n)
 	})
 	h.waitCaughtUp()

@@ -55,7 +55,7 @@ func TestEventsOutlet(t *testing.T) {
 		}
 		return true, ""
 	})
-	want := 10 + 9 + 1 + int(h.p.Stats().StatusWrites.Load()) // paid ×10, waybill ×9, dead letter ×1, statuses
+	want := 10 + 9 + 1 + int(h.statusWrites()) // paid ×10, waybill ×9, dead letter ×1, statuses
 	recs := kafkatest.Consume(t, brokers, "shipsync.events", want, 30*time.Second)
 	byOrder := map[string][]pipeline.Event{}
 	for _, r := range recs {

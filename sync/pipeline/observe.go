@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/statuspage"
 )
@@ -42,8 +42,8 @@ func newObserver(m *metrics.Metrics) *observer {
 	return o
 }
 
-// heard records a binlog event's time; a heartbeat means "caught up" and counts as now.
-func (o *observer) heard(t time.Time) {
+// Heard records a binlog event's time; a heartbeat means "caught up" and counts as now.
+func (o *observer) Heard(t time.Time) {
 	if t.IsZero() {
 		return
 	}
@@ -58,16 +58,14 @@ func (o *observer) lag() float64 {
 	return max(time.Since(time.Unix(0, last)).Seconds(), 0)
 }
 
-func (o *observer) written(carrier string) {
-	now := time.Now().Unix()
-	o.mu.Lock()
-	i := now % 60
-	if o.secondOf[i] != now {
-		o.secondOf[i], o.perSecond[i] = now, 0
-	}
-	o.perSecond[i]++
-	o.mu.Unlock()
-	o.m.Orders.WithLabelValues(metrics.OrderWritten).Inc()
+// StreamUp records whether the binlog stream is connected.
+func (o *observer) StreamUp(up bool) { o.streamUp.Store(up) }
+
+// Saved records a checkpoint written.
+func (o *observer) Saved(pos binlog.Position) {
+	o.lastMove.Store(time.Now().UnixNano())
+	cp := pos.String()
+	o.checkpoint.Store(&cp)
 }
 
 func (o *observer) perMinute() float64 {
@@ -106,9 +104,17 @@ func (o *observer) carrierCall(carrier, op, outcome string, d time.Duration) {
 	o.requests[carrier] = c
 }
 
+// remember keeps an order that got its waybill for the page's latest orders and its orders
+// per minute.
 func (o *observer) remember(row statuspage.OrderRow) {
+	now := time.Now().Unix()
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	i := now % 60
+	if o.secondOf[i] != now {
+		o.secondOf[i], o.perSecond[i] = now, 0
+	}
+	o.perSecond[i]++
 	o.latest = append(o.latest, row)
 	if len(o.latest) > latestMax {
 		o.latest = slices.Delete(o.latest, 0, len(o.latest)-latestMax)
@@ -157,8 +163,12 @@ func (p *Pipeline) refresh(ctx context.Context) {
 	o := p.obs
 	o.m.BinlogLag.Set(o.lag())
 	o.m.CheckpointAge.Set(time.Since(time.Unix(0, o.lastMove.Load())).Seconds())
-	o.m.QueueDepth.Set(float64(len(p.jobs)))
-	o.m.PendingTx.Set(float64(p.tracker.Pending()))
+	o.m.QueueDepth.Set(float64(p.ship.Queued()))
+	o.m.PendingTx.Set(float64(p.tail.Pending()))
+	_, set := p.current()
+	for name, c := range set {
+		o.m.InFlightLimit.WithLabelValues(name).Set(float64(c.InFlightLimit()))
+	}
 	retry, err1 := p.store.RetryDepth(ctx)
 	dead, err2 := p.store.DeadDepth(ctx)
 	o.redisUp.Store(err1 == nil && err2 == nil)
@@ -166,7 +176,7 @@ func (p *Pipeline) refresh(ctx context.Context) {
 		o.m.RetryDepth.Set(float64(retry))
 		o.m.DeadLetterDepth.Set(float64(dead))
 	}
-	if p.events != nil {
+	if p.out != nil {
 		if n, err := p.store.OutboxDepth(ctx); err == nil {
 			o.m.EventsOutbox.Set(float64(n))
 		}
@@ -211,7 +221,7 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	s := statuspage.Snapshot{Now: time.Now(), Ready: ready, BinlogLagSeconds: o.lag(),
 		CheckpointAgeSeconds: time.Since(time.Unix(0, o.lastMove.Load())).Seconds(),
 		OrdersPerMinute:      o.perMinute(),
-		StaleParcels:         p.stats.NoPickup.Load() + p.stats.Stuck.Load()}
+		StaleParcels:         int64(metrics.Value(o.m.NoPickup) + metrics.Value(o.m.StuckOrders))}
 	if cp := o.checkpoint.Load(); cp != nil {
 		s.Checkpoint = *cp
 	}
@@ -244,14 +254,4 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 		s.Latest = append(s.Latest, row)
 	}
 	return s, nil
-}
-
-func orderRow(key, carrier string, o shopdb.Order) statuspage.OrderRow {
-	phone := o.ReceiverMobile
-	if phone == "" {
-		phone = o.ReceiverPhone
-	}
-	return statuspage.OrderRow{Key: key, OrderCode: o.Code, Carrier: carrier, Receiver: o.ReceiverName,
-		Phone: phone, Address: o.ReceiverProvince + o.ReceiverCity + o.ReceiverDistrict + o.ReceiverAddress,
-		UpdatedAt: time.Now()}
 }

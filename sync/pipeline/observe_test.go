@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sync/metrics"
+	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
 // TestLag: lag is the age of the newest event time read, a heartbeat counts as caught up, and a
@@ -14,15 +15,15 @@ func TestLag(t *testing.T) {
 	if o.lag() != 0 {
 		t.Fatalf("lag before any event: %v", o.lag())
 	}
-	o.heard(time.Now().Add(-30 * time.Second)) // replaying old binlog
+	o.Heard(time.Now().Add(-30 * time.Second)) // replaying old binlog
 	if l := o.lag(); l < 29 || l > 35 {
 		t.Fatalf("lag while behind: %v", l)
 	}
-	o.heard(time.Time{})
+	o.Heard(time.Time{})
 	if l := o.lag(); l < 29 {
 		t.Fatalf("a zero event time moved the lag: %v", l)
 	}
-	o.heard(time.Now()) // heartbeat: the server has nothing newer
+	o.Heard(time.Now()) // heartbeat: the server has nothing newer
 	if l := o.lag(); l > 1 {
 		t.Fatalf("lag after a heartbeat: %v", l)
 	}
@@ -50,7 +51,7 @@ func TestReservoirAndPerMinute(t *testing.T) {
 		t.Errorf("requests %v", c)
 	}
 	for range 7 {
-		o.written("sim")
+		o.remember(statuspage.OrderRow{Key: "1"})
 	}
 	if n := o.perMinute(); n != 7 {
 		t.Errorf("per minute %v", n)

@@ -137,9 +137,9 @@ func TestForgedPushes(t *testing.T) {
 		{"generic JSON replayed", "/push/gj", "application/json", freshHeader, gjBody, webhook.BadSignature},
 	}
 	for _, tt := range tests {
-		was := h.p.Stats().Pushes(tt.outcome)
+		was := h.pushes(tt.outcome)
 		code, reply := h.post(tt.path, tt.contentType, tt.header, tt.body)
-		if got := h.p.Stats().Pushes(tt.outcome); got != was+1 {
+		if got := h.pushes(tt.outcome); got != was+1 {
 			t.Errorf("%s: %s counted %d times, want once (reply %d %s)", tt.name, tt.outcome, got-was, code, reply)
 		}
 		if strings.Contains(reply, `"Success":true`) || strings.Contains(reply, `"ok":true`) {

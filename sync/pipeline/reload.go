@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"github.com/shipsync/shipsync/sources/webhook"
+	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/metrics"
 )
@@ -14,7 +15,7 @@ import (
 // carrier), the carriers (clients, credentials, URLs, limits, breakers, polling), retry,
 // watchdog and sender. What only a restart can change — the shop connection, the orders
 // table and its queries, the write-back statements, state, the listeners, Kafka, mode and the
-// worker pool — keeps its running value; Reload returns the YAML paths of those that differ,
+// workers — keeps its running value; Reload returns the YAML paths of those that differ,
 // for the log. Nothing in flight is dropped: a call already made finishes with the carrier
 // slot it started with, and the next order reads the new settings. A carrier whose settings
 // did not change keeps its slot, breaker state included.
@@ -41,14 +42,12 @@ func (p *Pipeline) Reload(next *config.Config) (needRestart []string, err error)
 		}
 		f.keep()
 	}
-	slots := make(map[string]*carrierSlot, len(next.Carriers))
+	set := make(carrier.Set, len(next.Carriers))
 	var added []string
-	total := 0
 	for _, c := range next.Carriers {
-		total += inFlight(c)
 		if old, ok := cur.cfg.Carrier(c.Name); ok && reflect.DeepEqual(old, c) {
 			if s, ok := cur.carriers[c.Name]; ok {
-				slots[c.Name] = s
+				set[c.Name] = s
 				continue
 			}
 		}
@@ -56,22 +55,17 @@ func (p *Pipeline) Reload(next *config.Config) (needRestart []string, err error)
 		if err != nil {
 			return nil, err
 		}
-		slots[c.Name] = newSlot(c, cl)
+		set[c.Name] = p.protect(c, cl)
 		added = append(added, c.Name)
 	}
-	if _, ok := slots[merged.Routing.Default]; !ok {
+	if _, ok := set[merged.Routing.Default]; !ok {
 		return nil, fmt.Errorf("routing.default %q is not a configured carrier", merged.Routing.Default)
-	}
-	if total > p.poolSize {
-		// The worker pool was sized from the carriers' max_in_flight at start.
-		needRestart = append(needRestart, fmt.Sprintf("carriers[].max_in_flight (raised to %d in all; %d workers run until a restart)",
-			total, p.poolSize))
 	}
 	labels := metrics.Labels{Carriers: added}
 	for _, o := range webhook.Outcomes {
 		labels.PushOutcomes = append(labels.PushOutcomes, string(o))
 	}
 	p.obs.m.Init(labels)
-	p.live.Store(&settings{cfg: &merged, carriers: slots})
+	p.live.Store(&settings{cfg: &merged, carriers: set})
 	return needRestart, nil
 }

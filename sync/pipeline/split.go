@@ -10,6 +10,8 @@ import (
 
 	"github.com/shipsync/shipsync/sources/kafka"
 	"github.com/shipsync/shipsync/sync/checkpoint"
+	"github.com/shipsync/shipsync/sync/ship"
+	"github.com/shipsync/shipsync/sync/tail"
 )
 
 // Split mode (DESIGN.md §2): a reader publishes paid orders to Kafka, workers consume them.
@@ -44,15 +46,19 @@ type PaidOrder struct {
 // paidOrderSchema is the version readers write and workers accept.
 const paidOrderSchema = 1
 
-// publish sends a paid order to the topic; its transaction is acknowledged when the brokers are.
-func (p *Pipeline) publish(ctx context.Context, j job) error {
-	b, err := json.Marshal(PaidOrder{Schema: paidOrderSchema, Order: j.key, Table: p.conf().Orders.Table, PaidAt: j.at})
+// publisher is the tail's sink in mode reader: it sends each paid order to the topic, and its
+// transaction is acknowledged when the brokers are.
+type publisher struct{ p *Pipeline }
+
+func (pb publisher) Take(ctx context.Context, o tail.Order) error {
+	p := pb.p
+	b, err := json.Marshal(PaidOrder{Schema: paidOrderSchema, Order: o.Key, Table: p.conf().Orders.Table, PaidAt: o.PaidAt})
 	if err != nil {
 		return err
 	}
-	return p.orders.SendAcked(ctx, j.key, b, func() {
+	return p.orders.SendAcked(ctx, o.Key, b, func() {
 		p.obs.m.OrdersTopic.WithLabelValues("published").Inc()
-		j.done()
+		o.Ack()
 	})
 }
 
@@ -70,24 +76,20 @@ func (p *Pipeline) flushOrders(ctx context.Context) {
 // runWorker is mode worker: consume the paid-order topic, ship each order with the same code as
 // mode all, and commit a partition's offsets only up to the last message settled before them.
 func (p *Pipeline) runWorker(ctx context.Context) error {
-	pool := p.startWorkers(ctx)
+	shipCtx, stopShip := context.WithCancel(ctx)
+	defer stopShip()
+	shipped := goLoop(shipCtx, func(ctx context.Context) { _ = p.ship.Run(ctx) })
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	parts := &partitionTrackers{m: map[int]*partitionTracker{}}
-	loops := p.startLoops(readCtx, p.watchdog, p.poller, p.retryLoop, func(ctx context.Context) {
-		tick(ctx, p.every, func() {
-			p.commitSettled(ctx, parts)
-			p.refresh(ctx)
-		})
-	})
-	if p.events != nil {
-		loops.Add(p.forwardEvents)
-	}
+	loops := []<-chan struct{}{goLoop(readCtx, p.parcel.Run), goLoop(readCtx, p.out.Run),
+		goLoop(readCtx, func(ctx context.Context) { tick(ctx, p.every, func() { p.commitSettled(ctx, parts) }) })}
 	readErr := p.consume(readCtx, parts)
 	stopReading()
-	pool.drain()
-	loops.Wait()
-	p.flushEvents(ctx, 5*time.Second)
+	stopShip()
+	<-shipped
+	waitAll(loops)
+	p.out.Flush(ctx, 5*time.Second)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	p.commitSettled(cctx, parts)
@@ -154,7 +156,7 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 		p.obs.m.OrdersTopic.WithLabelValues("consumed").Inc()
 		seq := t.t.Add()
 		t.t.End(m.Offset)
-		if err := p.enqueue(ctx, job{key: key, at: at, done: func() { t.t.Ack(seq) }}); err != nil {
+		if err := p.ship.Enqueue(ctx, ship.Job{Key: key, PaidAt: at, Ack: func() { t.t.Ack(seq) }}); err != nil {
 			return nil
 		}
 	}

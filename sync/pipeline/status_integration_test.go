@@ -110,13 +110,13 @@ func TestStatusReturn(t *testing.T) {
 		t.Error("the plan has no parcel never picked up; the watchdog went untested")
 	}
 	st := h.sim.Stats()
-	if h.p.Stats().Pushes("bad_signature") == 0 || h.p.Stats().Pushes("duplicate") == 0 || h.p.Stats().Pushes("stale") == 0 {
+	if h.pushes("bad_signature") == 0 || h.pushes("duplicate") == 0 || h.pushes("stale") == 0 {
 		t.Errorf("faults not exercised: bad_signature %d, duplicate %d, stale %d (sim %+v)",
-			h.p.Stats().Pushes("bad_signature"), h.p.Stats().Pushes("duplicate"), h.p.Stats().Pushes("stale"), st)
+			h.pushes("bad_signature"), h.pushes("duplicate"), h.pushes("stale"), st)
 	}
 	t.Logf("sim %+v; pushes ok %d duplicate %d stale %d bad_signature %d unknown %d; no pickup %d",
-		st, h.p.Stats().Pushes("ok"), h.p.Stats().Pushes("duplicate"), h.p.Stats().Pushes("stale"),
-		h.p.Stats().Pushes("bad_signature"), h.p.Stats().Pushes("unknown_waybill"), noPickup)
+		st, h.pushes("ok"), h.pushes("duplicate"), h.pushes("stale"),
+		h.pushes("bad_signature"), h.pushes("unknown_waybill"), noPickup)
 }
 
 func (h *harness) count(q string, args ...any) int {
@@ -198,8 +198,8 @@ func TestPollingFallback(t *testing.T) {
 			}
 			h.waitWritten(ids, 30*time.Second)
 			h.waitFinalStatuses(ids, 60*time.Second)
-			if h.p.Stats().Polls.Load() == 0 || h.sim.Stats().Queries == 0 {
-				t.Errorf("converged without polling: polls %d, queries %d", h.p.Stats().Polls.Load(), h.sim.Stats().Queries)
+			if h.polls() == 0 || h.sim.Stats().Queries == 0 {
+				t.Errorf("converged without polling: polls %d, queries %d", h.polls(), h.sim.Stats().Queries)
 			}
 		})
 	}
@@ -219,15 +219,15 @@ func TestStuckOrdersReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, 20*time.Millisecond, func() (bool, string) {
-		n := h.p.Stats().Stuck.Load()
+		n := h.stuck()
 		return n == int64(len(ids)), fmt.Sprintf("%d of %d stuck orders reported", n, len(ids))
 	})
 	// More scans report nothing new.
-	scans := h.p.Stats().WatchdogScans.Load() + 5
+	scans := h.watchdogScans() + 5
 	testenv.Eventually(t, 5*time.Second, 20*time.Millisecond, func() (bool, string) {
-		return h.p.Stats().WatchdogScans.Load() >= scans, "waiting for five more watchdog scans"
+		return h.watchdogScans() >= scans, "waiting for five more watchdog scans"
 	})
-	if n := h.p.Stats().Stuck.Load(); n != int64(len(ids)) {
+	if n := h.stuck(); n != int64(len(ids)) {
 		t.Errorf("stuck orders reported %d times, want once each (%d)", n, len(ids))
 	}
 }
@@ -247,7 +247,7 @@ func (h *harness) waitFinalStatuses(ids []int64, timeout time.Duration) {
 		for id, want := range expected {
 			if got[id] != want {
 				return false, fmt.Sprintf("order %d: shop status %q, want %q (polls %d, sim %+v)",
-					id, got[id], want, h.p.Stats().Polls.Load(), h.sim.Stats())
+					id, got[id], want, h.polls(), h.sim.Stats())
 			}
 		}
 		return true, ""

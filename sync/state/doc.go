@@ -4,4 +4,8 @@
 //
 // Every change to an order record after the claim is fenced by the claim's owner token, so a
 // worker whose lease lapsed cannot overwrite the work of the one that took over.
+//
+// The ship stage works in batches: ClaimMany, SubmittingMany, RecordWaybills and Settle each
+// cost one round trip for the whole batch and answer per order, with the same rules as the
+// single-order calls. Settle records the one outcome of a claimed order (a Settlement).
 package state

@@ -171,12 +171,23 @@ func (s *Store) Alive(ctx context.Context, process string, ttl time.Duration) er
 }
 
 // Claim atomically takes the order for owner for lease. The record comes back with a claimed or
-// busy answer; done and dead answers carry none (nothing is left to do with it).
+// busy answer; done and dead answers carry none (nothing is left to do with it). ClaimMany does
+// the same for a batch.
 func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duration) (ClaimResult, Record, error) {
-	res, err := claimScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey()},
-		owner, time.Now().UnixMilli(), lease.Milliseconds(), key, s.prefix+"proc:", s.prefix).StringSlice()
-	if err != nil {
-		return 0, Record{}, fmt.Errorf("claim order %s: %w", key, err)
+	c := s.ClaimMany(ctx, []string{key}, owner, lease)[0]
+	return c.Result, c.Record, c.Err
+}
+
+// claimCall is claimScript's keys and arguments for one order.
+func (s *Store) claimCall(key, owner string, now int64, lease time.Duration) scriptCall {
+	return scriptCall{keys: []string{s.orderKey(key), s.retryKey()},
+		args: []any{owner, now, lease.Milliseconds(), key, s.prefix + "proc:", s.prefix}}
+}
+
+// claimAnswer reads claimScript's answer: its verdict, then the record's field/value pairs.
+func claimAnswer(key string, res []string) (ClaimResult, Record, error) {
+	if len(res) == 0 {
+		return 0, Record{}, fmt.Errorf("claim order %s: empty answer", key)
 	}
 	m := make(map[string]string, len(res)/2)
 	for i := 1; i+1 < len(res); i += 2 {
@@ -199,12 +210,18 @@ func (s *Store) Claim(ctx context.Context, key, owner string, lease time.Duratio
 // attempts, moves the order in or out of the retry schedule and the dead letter, and releases the
 // lease. KEYS: order, retry, dlq. ARGV: owner, now, retry_due (” = remove from schedule, '-' =
 // leave), dlq ('1' add, '0' remove, '-' leave), release ('1'), incr ('1'), key prefix, retention
-// (ms), then field/value pairs. A change that settles the order (conflict, skipped) starts its
-// retention; any other keeps it for good.
+// (ms), waybilled stays ('1': a record that holds a waybill keeps the state waybilled whatever
+// the fields say, so its retry only writes back), then field/value pairs. A change that settles
+// the order (conflict, skipped) starts its retention; any other keeps it for good. It answers
+// the attempts count after the change.
 var updateScript = redis.NewScript(retainLua + `
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
 local now = ARGV[2]
-for i = 9, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+for i = 10, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+if ARGV[9] == '1' then
+  local wb = redis.call('HGET', KEYS[1], 'waybill')
+  if wb and wb ~= '' then redis.call('HSET', KEYS[1], 'state', 'waybilled') end
+end
 redis.call('HSET', KEYS[1], 'updated_at', now)
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')
 if ARGV[6] == '1' then attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
@@ -216,32 +233,31 @@ return attempts
 `)
 
 type change struct {
-	retryDue string // "" remove, "-" leave, else score
-	dlq      string // "1" add, "0" remove, "-" leave
-	release  bool
-	incr     bool
-	fields   []string
-}
-
-func (s *Store) update(ctx context.Context, key, owner string, c change) (int, error) {
-	keys, args := s.updateCall(key, owner, c)
-	n, err := updateScript.Run(ctx, s.rdb, keys, args...).Int()
-	return n, updateErr(key, err)
+	state         string // the new state; "" leaves it
+	keepWaybilled bool   // the state stays waybilled when the record holds a waybill
+	retryDue      string // "" remove, "-" leave, else score
+	dlq           string // "1" add, "0" remove, "-" leave
+	release       bool
+	incr          bool
+	fields        []string // further field/value pairs
 }
 
 // updateCall is updateScript's keys and arguments for a change to one order.
-func (s *Store) updateCall(key, owner string, c change) ([]string, []any) {
+func (s *Store) updateCall(key, owner string, c change) scriptCall {
 	if len(c.fields)%2 != 0 {
 		panic("state: odd field list")
 	}
 	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr),
-		s.prefix, s.retentionMs()}
+		s.prefix, s.retentionMs(), flag(c.keepWaybilled)}
+	if c.state != "" {
+		args = append(args, "state", c.state)
+	}
 	for _, f := range c.fields {
 		args = append(args, f)
 	}
 	// The order key rides last so the script can name the member of the sets.
 	args = append(args, key)
-	return []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, args
+	return scriptCall{keys: []string{s.orderKey(key), s.retryKey(), s.dlqKey()}, args: args}
 }
 
 func updateErr(key string, err error) error {
@@ -269,12 +285,10 @@ func flag(b bool) string {
 // Submitting records that the carrier is about to be asked, with the order code and carrier.
 // From here on the order is pinned (sticky) to that carrier: if this process dies during the
 // call, the next claim must not ask another. A failure that certainly created nothing unpins it
-// (ScheduleRetry with sticky false).
+// (a Retry or Dead settlement with Sticky false). SubmittingMany does the same for a batch.
 func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, shipperCode string) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "-", dlq: "-",
-		fields: []string{"state", Submitting, "order_code", orderCode, "carrier", carrier, "shipper_code", shipperCode,
-			"sticky", "1"}})
-	return err
+	return s.SubmittingMany(ctx, []Submit{{Key: key, Owner: owner, OrderCode: orderCode, Carrier: carrier,
+		ShipperCode: shipperCode}})[0]
 }
 
 // recordWaybillScript stores the waybill, indexes it for pushes under the shipper code that
@@ -295,103 +309,108 @@ return 1
 
 // RecordWaybill stores the carrier's waybill. It happens before the write-back, so a crash in
 // between never asks the carrier again. It also indexes the waybill by the record's shipper code
-// (pushes name waybills, not orders; see OrderByWaybill) and schedules the no-pickup watchdog (pickupDue; zero for none) and the poller.
+// (pushes name waybills, not orders; see OrderByWaybill) and schedules the no-pickup watchdog
+// (pickupDue; zero for none) and the poller. RecordWaybills does the same for a batch.
 func (s *Store) RecordWaybill(ctx context.Context, key, owner, carrier, waybill, pickupTime string, pickupDue, pollDue time.Time) error {
+	return s.RecordWaybills(ctx, []WaybillRecord{{Key: key, Owner: owner, Carrier: carrier, Waybill: waybill,
+		PickupTime: pickupTime, PickupDue: pickupDue, PollDue: pollDue}})[0]
+}
+
+// recordWaybillCall is recordWaybillScript's keys and arguments for one order.
+func (s *Store) recordWaybillCall(w WaybillRecord, now int64) scriptCall {
 	pd := ""
-	if !pickupDue.IsZero() {
-		pd = strconv.FormatInt(pickupDue.UnixMilli(), 10)
+	if !w.PickupDue.IsZero() {
+		pd = strconv.FormatInt(w.PickupDue.UnixMilli(), 10)
 	}
-	err := recordWaybillScript.Run(ctx, s.rdb,
-		[]string{s.orderKey(key), s.pickupKey(), s.pollKey()},
-		owner, time.Now().UnixMilli(), carrier, waybill, pickupTime, key, pd, pollDue.UnixMilli(), s.prefix).Err()
-	if err != nil {
-		if isLeaseLost(err) {
-			return fmt.Errorf("record waybill of %s: %w", key, ErrLeaseLost)
-		}
-		return fmt.Errorf("record waybill of %s: %w", key, err)
+	return scriptCall{keys: []string{s.orderKey(w.Key), s.pickupKey(), s.pollKey()},
+		args: []any{w.Owner, now, w.Carrier, w.Waybill, w.PickupTime, w.Key, pd, w.PollDue.UnixMilli(), s.prefix}}
+}
+
+func recordWaybillErr(key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isLeaseLost(err):
+		return fmt.Errorf("record waybill of %s: %w", key, ErrLeaseLost)
 	}
-	return nil
+	return fmt.Errorf("record waybill of %s: %w", key, err)
 }
 
 // Written marks the write-back done and releases the order.
+//
+// Deprecated: use Settle with SettleWritten.
 func (s *Store) Written(ctx context.Context, key, owner string) error {
-	_, err := s.update(ctx, key, owner, writtenChange)
-	return err
+	return s.Settle(ctx, []Settlement{{Key: key, Owner: owner, Kind: SettleWritten}})[0].Err
 }
 
-var writtenChange = change{retryDue: "", dlq: "0", release: true, fields: []string{"state", Written}}
+var writtenChange = change{state: Written, retryDue: "", dlq: "0", release: true}
 
 // Owned names an order and the claim's owner token, for the batch operations.
 type Owned struct{ Key, Owner string }
 
 // WrittenMany is Written for several orders in one round trip (a pipeline); errs[i] is order
-// i's outcome. If the server lost the script (a restart) each is done alone.
+// i's outcome. If the server lost the script (a restart) those orders are sent again with it.
+//
+// Deprecated: use Settle with SettleWritten.
 func (s *Store) WrittenMany(ctx context.Context, orders []Owned) []error {
-	errs := make([]error, len(orders))
-	cmds := make([]*redis.Cmd, len(orders))
-	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, o := range orders {
-			keys, args := s.updateCall(o.Key, o.Owner, writtenChange)
-			cmds[i] = updateScript.EvalSha(ctx, p, keys, args...)
-		}
-		return nil
-	})
-	for i, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			errs[i] = s.Written(ctx, orders[i].Key, orders[i].Owner)
-		} else {
-			errs[i] = updateErr(orders[i].Key, err)
-		}
+	ss := make([]Settlement, len(orders))
+	for i, o := range orders {
+		ss[i] = Settlement{Key: o.Key, Owner: o.Owner, Kind: SettleWritten}
 	}
-	return errs
+	return settleErrs(s.Settle(ctx, ss))
 }
 
 // Conflicted marks an order whose shop row already holds another waybill; it is left untouched.
+//
+// Deprecated: use Settle with SettleConflict.
 func (s *Store) Conflicted(ctx context.Context, key, owner, existing string) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
-		fields: []string{"state", Conflict, "last_error", "shop already has waybill " + existing}})
-	return err
+	return s.Settle(ctx, []Settlement{{Key: key, Owner: owner, Kind: SettleConflict,
+		Reason: ConflictReason(existing)}})[0].Err
 }
 
 // Skipped marks an order that was no longer eligible when read. A later paid transition may
 // claim it again.
+//
+// Deprecated: use Settle with SettleSkipped.
 func (s *Store) Skipped(ctx context.Context, key, owner, reason string) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "0", release: true,
-		fields: []string{"state", Skipped, "last_error", reason}})
-	return err
+	return s.Settle(ctx, []Settlement{{Key: key, Owner: owner, Kind: SettleSkipped, Reason: reason}})[0].Err
 }
 
 // ScheduleRetry parks the order in the retry schedule, due at due. countAttempt increments the
-// attempt counter (a failed carrier call) and returns the new count. The state stays Waybilled
-// when a waybill is already recorded, so the retry only writes back.
+// attempt counter (a failed carrier call) and returns the new count. The state is Waybilled
+// when waybilled says a waybill is already recorded, so the retry only writes back.
 // sticky records that the carrier may have created a waybill, so only it may be asked again.
+//
+// Deprecated: use Settle with SettleRetry, which reads from the record whether it has a waybill.
 func (s *Store) ScheduleRetry(ctx context.Context, key, owner, reason string, due time.Time, countAttempt, waybilled, sticky bool) (int, error) {
-	st := Retry
+	c := Settlement{Kind: SettleRetry, Reason: reason, Due: due, CountAttempt: countAttempt, Sticky: sticky}.change()
+	// The caller says which state it is; Settle asks the record instead.
+	c.keepWaybilled = false
 	if waybilled {
-		st = Waybilled
+		c.state = Waybilled
 	}
-	return s.update(ctx, key, owner, change{retryDue: strconv.FormatInt(due.UnixMilli(), 10), dlq: "-",
-		release: true, incr: countAttempt, fields: []string{"state", st, "last_error", reason, "sticky", flag(sticky)}})
+	call := s.updateCall(key, owner, c)
+	n, err := updateScript.Run(ctx, s.rdb, call.keys, call.args...).Int()
+	return n, updateErr(key, err)
 }
 
 // DeadLetter moves the order to the dead letter with its reason. sticky records whether a
 // carrier may hold its waybill (it then may only go back there); Submitting pinned it for the
 // call, so an order every carrier certainly refused must be unpinned here, or `dlq retry` could
 // only ever send it back to the last carrier asked.
+//
+// Deprecated: use Settle with SettleDead.
 func (s *Store) DeadLetter(ctx context.Context, key, owner, reason string, countAttempt, sticky bool) error {
-	_, err := s.update(ctx, key, owner, change{retryDue: "", dlq: "1", release: true, incr: countAttempt,
-		fields: []string{"state", Failed, "last_error", reason, "sticky", flag(sticky)}})
-	return err
+	return s.Settle(ctx, []Settlement{{Key: key, Owner: owner, Kind: SettleDead, Reason: reason,
+		CountAttempt: countAttempt, Sticky: sticky}})[0].Err
 }
 
 // Park puts an order another worker holds into the retry schedule without touching its record,
 // so it is looked at again once that worker's lease has lapsed.
+//
+// Deprecated: use Settle with SettleParked.
 func (s *Store) Park(ctx context.Context, key string, due time.Time) error {
-	err := s.rdb.ZAdd(ctx, s.retryKey(), redis.Z{Score: float64(due.UnixMilli()), Member: key}).Err()
-	if err != nil {
-		return fmt.Errorf("park order %s: %w", key, err)
-	}
-	return nil
+	return s.Settle(ctx, []Settlement{{Key: key, Kind: SettleParked, Due: due}})[0].Err
 }
 
 // takeDueScript hands out due entries and pushes each one's due time past the lease, so a crash

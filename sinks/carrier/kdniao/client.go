@@ -5,22 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/wire"
 )
 
 const (
 	requestTypeCreate = "1007"
 	dataTypeJSON      = "2"
 	formContentType   = "application/x-www-form-urlencoded;charset=utf-8"
-	maxResponseBytes  = 1 << 20
-	maxReasonBytes    = 200
 
 	resultCreated = 100
 	resultRepeat  = 106
@@ -50,7 +46,7 @@ type Config struct {
 // Client calls one Kdniao account. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
-	http *http.Client
+	wire *wire.Client
 }
 
 // New returns a client for cfg with defaults applied. It does not dial.
@@ -64,12 +60,7 @@ func New(cfg Config) *Client {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	// Hundreds of creates run concurrently against one host; the default of 2 idle
-	// connections per host would make most of them dial (and TLS-handshake) anew.
-	tr.MaxIdleConns = 1024
-	tr.MaxIdleConnsPerHost = 256
-	return &Client{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout, Transport: tr}}
+	return &Client{cfg: cfg, wire: wire.New(cfg.Timeout)}
 }
 
 // Waybill is a created (or previously created) waybill.
@@ -86,65 +77,28 @@ func (c *Client) Create(ctx context.Context, o Order) (Waybill, error) {
 	op := "create waybill " + o.OrderCode
 	data, err := NewCreateRequest(o, c.cfg.ShipperCode, c.cfg.PayType, c.cfg.ExpType).Encode()
 	if err != nil {
-		return Waybill{}, &Error{Op: op, Err: err, permanent: true}
+		return Waybill{}, &Error{Op: op, Err: err, Class: wire.Permanent}
 	}
-	form := url.Values{
-		"RequestData": {data},
-		"EBusinessID": {c.cfg.EBusinessID},
-		"RequestType": {requestTypeCreate},
-		"DataSign":    {Sign(data, c.cfg.AppKey)},
-		"DataType":    {dataTypeJSON},
-	}
-	status, body, err := c.post(ctx, op, c.cfg.URL, form)
+	resp, err := c.post(ctx, wire.Request{Op: op, URL: c.cfg.URL}, requestTypeCreate, data)
 	if err != nil {
 		return Waybill{}, err
 	}
-	return c.parseCreate(op, status, body)
+	return c.parseCreate(op, resp.Status, resp.Body)
 }
 
-// post sends form and returns the status and body of a 2xx answer; any other outcome is an
-// *Error classified here.
-func (c *Client) post(ctx context.Context, op, endpoint string, form url.Values) (int, []byte, error) {
-	if endpoint == "" {
-		return 0, nil, &Error{Op: op, Err: errors.New("no url configured"), permanent: true}
+// post sends data as the signed form of requestType, the body of r, and returns the 2xx answer;
+// wire classifies every other outcome.
+func (c *Client) post(ctx context.Context, r wire.Request, requestType, data string) (wire.Response, error) {
+	form := url.Values{
+		"RequestData": {data},
+		"EBusinessID": {c.cfg.EBusinessID},
+		"RequestType": {requestType},
+		"DataSign":    {Sign(data, c.cfg.AppKey)},
+		"DataType":    {dataTypeJSON},
 	}
-	// Whether the request was fully written decides whether a failure is ambiguous: before
-	// that the carrier cannot have acted on it (refused, DNS, dial timeout); after it, it may.
-	var sent atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			sent.Store(true)
-		}
-	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace),
-		http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return 0, nil, &Error{Op: op, Err: err, permanent: true}
-	}
-	req.Header.Set("Content-Type", formContentType)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, &Error{Op: op, Err: err, maybeCreated: sent.Load()}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	status := resp.StatusCode
-	if err != nil {
-		return 0, nil, &Error{Op: op, HTTPStatus: status, Err: fmt.Errorf("read response: %w", err),
-			maybeCreated: true}
-	}
-	switch {
-	case status >= 200 && status <= 299:
-		return status, body, nil
-	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
-		// Refused before processing: retry later, nothing was created.
-		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body)}
-	case status >= 400 && status <= 499:
-		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body), permanent: true}
-	default:
-		// 5xx (and anything unexpected): the carrier may have failed after creating.
-		return 0, nil, &Error{Op: op, HTTPStatus: status, Reason: snippet(body), maybeCreated: true}
-	}
+	// Encoded exactly once: the signed RequestData must arrive as it was signed.
+	r.ContentType, r.Body = formContentType, []byte(form.Encode())
+	return c.wire.Post(ctx, r)
 }
 
 // createResponse is Kdniao's answer to 1007. PickupTime is the simulator's extension.
@@ -167,7 +121,7 @@ func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error
 	if err := json.Unmarshal(body, &r); err != nil {
 		// A 200 we cannot read may well carry a created waybill.
 		return Waybill{}, &Error{Op: op, HTTPStatus: status, Err: fmt.Errorf("decode response: %w", err),
-			maybeCreated: true}
+			Class: wire.Ambiguous}
 	}
 	code := int(r.ResultCode)
 	fail := &Error{Op: op, HTTPStatus: status, ResultCode: code, Reason: r.Reason}
@@ -176,7 +130,7 @@ func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error
 		// 106 is taken as success whatever Success says: the waybill exists.
 		if r.Order.LogisticCode == "" {
 			fail.Err = errors.New("success without LogisticCode")
-			fail.maybeCreated = true
+			fail.Class = wire.Ambiguous
 			return Waybill{}, fail
 		}
 		w := Waybill{LogisticCode: r.Order.LogisticCode, ShipperCode: r.Order.ShipperCode, Repeat: code == resultRepeat}
@@ -191,12 +145,12 @@ func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error
 		}
 		return w, nil
 	case code >= 101 && code <= 104:
-		fail.permanent = true
+		fail.Class = wire.Permanent
 		return Waybill{}, fail
 	case r.Success:
 		// Success with a code we do not know: something may exist; a retry will tell (106).
 		fail.Err = errors.New("unexpected result code with success")
-		fail.maybeCreated = true
+		fail.Class = wire.Ambiguous
 		return Waybill{}, fail
 	default:
 		// 105 and unknown codes: an explicit refusal, worth retrying.
@@ -229,13 +183,4 @@ func (rc *resultCode) UnmarshalJSON(b []byte) error {
 	}
 	*rc = resultCode(n)
 	return nil
-}
-
-// snippet returns the start of body as valid UTF-8, for error messages.
-func snippet(body []byte) string {
-	s := strings.TrimSpace(string(body))
-	if len(s) > maxReasonBytes {
-		s = s[:maxReasonBytes] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
 }

@@ -4,8 +4,9 @@
 // one, PushReply is the answer, EncodePush builds one for the simulator and tests). Protocol
 // facts and the error table are in README.md beside this file.
 //
-// It keeps no state, does not retry and does not log: a failed call returns an *Error whose
-// Permanent and MaybeCreated methods let the caller (sync/…) decide between retrying the same
+// It keeps no state, does not retry and does not log. The HTTP call, its transport and the
+// classification of transport failures are package wire's; a failed call returns an *Error
+// (wire.Error) whose Permanent and MaybeCreated methods let the caller (sync/…) decide between retrying the same
 // carrier, failing over, or dead-lettering; a rejected push wraps ErrBadSignature or
 // ErrMalformed. Mapping State/StateEx to the canonical status model, deduplication and
 // ordering of pushes belong to the caller.

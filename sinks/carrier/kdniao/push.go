@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/wire"
 )
 
 const requestTypePush = "101"
@@ -96,7 +98,7 @@ func ParsePush(body []byte, appKey string) (TracePush, error) {
 	}
 	if requestType != requestTypePush {
 		return TracePush{}, fmt.Errorf("parse push: %w: RequestType %q, want %s", ErrMalformed,
-			snippet([]byte(requestType)), requestTypePush)
+			wire.Snippet([]byte(requestType)), requestTypePush)
 	}
 	data, err := formField(form, "RequestData")
 	if err != nil {
@@ -127,7 +129,7 @@ func ParsePush(body []byte, appKey string) (TracePush, error) {
 			return TracePush{}, fmt.Errorf("parse push: %w: Data[%d] has no LogisticCode", ErrMalformed, i)
 		case strings.TrimSpace(t.State) == "":
 			return TracePush{}, fmt.Errorf("parse push: %w: Data[%d] (%s) has no State", ErrMalformed, i,
-				snippet([]byte(t.LogisticCode)))
+				wire.Snippet([]byte(t.LogisticCode)))
 		}
 		p.Data[i] = t
 	}
@@ -270,7 +272,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
 		*f = flexString(b) // the decoder has already checked it is a valid number
 	default:
-		return fmt.Errorf("want a string or a number, got %s", snippet(b))
+		return fmt.Errorf("want a string or a number, got %s", wire.Snippet(b))
 	}
 	return nil
 }

@@ -3,9 +3,9 @@ package kdniao
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/url"
+
+	"github.com/shipsync/shipsync/sinks/carrier/wire"
 )
 
 const requestTypeTrack = "1002"
@@ -40,22 +40,14 @@ func (c *Client) Track(ctx context.Context, shipperCode, logisticCode, orderCode
 	op := "track waybill " + logisticCode
 	data, err := TrackRequest{OrderCode: orderCode, ShipperCode: shipperCode, LogisticCode: logisticCode}.Encode()
 	if err != nil {
-		return Trace{}, &Error{Op: op, Err: err, permanent: true}
+		return Trace{}, &Error{Op: op, Err: err, Class: wire.Permanent}
 	}
-	form := url.Values{
-		"RequestData": {data},
-		"EBusinessID": {c.cfg.EBusinessID},
-		"RequestType": {requestTypeTrack},
-		"DataSign":    {Sign(data, c.cfg.AppKey)},
-		"DataType":    {dataTypeJSON},
-	}
-	status, body, err := c.post(ctx, op, c.cfg.TrackURL, form)
+	// A query changes nothing at the carrier: its failures are never ambiguous.
+	resp, err := c.post(ctx, wire.Request{Op: op, URL: c.cfg.TrackURL, ReadOnly: true}, requestTypeTrack, data)
 	if err != nil {
-		if e, ok := errors.AsType[*Error](err); ok {
-			e.maybeCreated = false
-		}
 		return Trace{}, err
 	}
+	status, body := resp.Status, resp.Body
 
 	var r struct {
 		wireTrace
@@ -66,8 +58,11 @@ func (c *Client) Track(ctx context.Context, shipperCode, logisticCode, orderCode
 	}
 	code := int(r.ResultCode)
 	if !r.Success {
-		return Trace{}, &Error{Op: op, HTTPStatus: status, ResultCode: code, Reason: string(r.Reason),
-			permanent: code >= 101 && code <= 104}
+		e := &Error{Op: op, HTTPStatus: status, ResultCode: code, Reason: string(r.Reason)}
+		if code >= 101 && code <= 104 {
+			e.Class = wire.Permanent
+		}
+		return Trace{}, e
 	}
 	t := r.trace()
 	if t.LogisticCode == "" {

@@ -8,7 +8,8 @@
 // whose Permanent and MaybeCreated methods let the caller decide between retrying the same
 // carrier, failing over, or dead-lettering), and the parsing of the carrier's status pushes
 // (ParsePush, PushReply). It keeps no state beyond a Replays the caller owns, does not retry
-// and does not log.
+// and does not log. The HTTP call and the classification of transport failures are package
+// wire's.
 //
 // Like every package under sinks/, it must not import sync/… or sources/…: the interfaces it
 // satisfies are declared by its consumers. It uses the standard library only.

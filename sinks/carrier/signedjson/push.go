@@ -8,11 +8,14 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/shipsync/shipsync/sinks/carrier/wire"
 )
 
-// MaxBodyBytes bounds a push body (and a create response); a receiver should read at most
-// this much, and ParsePush rejects anything longer as ErrMalformed.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes bounds a push body (and, as wire.MaxResponseBytes, a create response); a
+// receiver should read at most this much, and ParsePush rejects anything longer as
+// ErrMalformed.
+const MaxBodyBytes = wire.MaxResponseBytes
 
 // ContentType is the media type of every body, in both directions.
 const ContentType = "application/json"
@@ -115,7 +118,7 @@ func decodePush(body []byte) ([]Event, error) {
 		case e.Status == "":
 			return nil, fmt.Errorf("%w: event %d: no status", ErrMalformed, i)
 		case !IsStatus(e.Status):
-			return nil, fmt.Errorf("%w: event %d: unknown status %q", ErrMalformed, i, clip(e.Status, 40))
+			return nil, fmt.Errorf("%w: event %d: unknown status %q", ErrMalformed, i, wire.Clip(e.Status, 40))
 		case e.Time.IsZero():
 			return nil, fmt.Errorf("%w: event %d: no time", ErrMalformed, i)
 		}
@@ -158,12 +161,4 @@ func encodeJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// clip returns the start of s, at most n bytes, as valid UTF-8.
-func clip(s string, n int) string {
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strings.ToValidUTF8(s, "")
 }

@@ -1,6 +1,6 @@
-// Package simkit holds what the carrier simulators (kdniao/sim, signedjson/sim) share: seeded
-// fault dice safe for concurrent use, and a wait that ends with the request. Test doubles only;
-// it must not import sync/ or sources/.
+// Package simkit holds what the carrier simulators (kdniao/sim, signedjson/sim, xml/sim) share:
+// seeded fault dice safe for concurrent use, and a wait that ends with the request. Test doubles
+// only; it must not import sync/ or sources/.
 package simkit
 
 import (

@@ -1,0 +1,119 @@
+package ship
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/carrier"
+	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/sync/statuspage"
+)
+
+// candidates lists the carriers to try for an order, in order: the first routing rule that
+// matches (else routing.default), then routing.failover. An order whose last attempt may have
+// created a waybill (sticky) only ever goes back to that carrier, with the same OrderCode. An
+// order sent back from the dead letter to a named carrier (`dlq retry --carrier`) goes there
+// only. An error means no configured carrier may take it.
+func candidates(cfg *config.Config, set carrier.Set, o shopdb.Order, rec state.Record) ([]*carrier.Carrier, error) {
+	if rec.Sticky && rec.Carrier != "" {
+		if c, ok := set[rec.Carrier]; ok {
+			return []*carrier.Carrier{c}, nil
+		}
+		// It may hold a waybill: never route elsewhere.
+		return nil, fmt.Errorf("carrier %q may hold this order's waybill but is no longer configured; "+
+			"check with it before sending the order elsewhere (shipsync dlq retry after restoring it)", rec.Carrier)
+	}
+	if rec.Route != "" {
+		if c, ok := set[rec.Route]; ok {
+			return []*carrier.Carrier{c}, nil
+		}
+		return nil, fmt.Errorf("carrier %q, chosen with dlq retry --carrier, is no longer configured", rec.Route)
+	}
+	first := cfg.Routing.Default
+	for _, r := range cfg.Routing.Rules {
+		if ruleMatches(r, o) {
+			first = r.Carrier
+			break
+		}
+	}
+	names := append([]string{first}, cfg.Routing.Failover...)
+	var out []*carrier.Carrier
+	for i, n := range names {
+		if c, ok := set[n]; ok && !slices.Contains(names[:i], n) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func ruleMatches(r config.Rule, o shopdb.Order) bool {
+	if len(r.Province) > 0 && !slices.Contains(r.Province, o.ReceiverProvince) {
+		return false
+	}
+	if r.MinWeightKg > 0 && o.WeightKg < r.MinWeightKg {
+		return false
+	}
+	if r.MaxWeightKg > 0 && o.WeightKg > r.MaxWeightKg {
+		return false
+	}
+	if c := r.Column; c != nil {
+		v, ok := o.Columns[c.Column]
+		if !ok || !slices.Contains(c.In, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// shipment builds the carrier request from the enriched order; missing required receiver data is
+// a permanent error naming what is missing.
+func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carrier.Shipment, error) {
+	var missing []string
+	if strings.TrimSpace(o.ReceiverName) == "" {
+		missing = append(missing, "receiver_name")
+	}
+	if strings.TrimSpace(o.ReceiverMobile) == "" && strings.TrimSpace(o.ReceiverPhone) == "" {
+		missing = append(missing, "receiver_mobile or receiver_phone")
+	}
+	if strings.TrimSpace(o.ReceiverAddress) == "" {
+		missing = append(missing, "receiver_address")
+	}
+	if strings.TrimSpace(o.ReceiverProvince) == "" || strings.TrimSpace(o.ReceiverCity) == "" {
+		missing = append(missing, "receiver_province/receiver_city")
+	}
+	if len(missing) > 0 {
+		return carrier.Shipment{}, &carrier.Permanent{Reason: fmt.Sprintf("order %s has no %s", o.Code, strings.Join(missing, ", "))}
+	}
+	weight := o.WeightKg
+	if weight == 0 {
+		for _, it := range items {
+			weight += it.WeightKg * float64(it.Quantity)
+		}
+	}
+	return carrier.Shipment{
+		OrderCode: o.Code,
+		Sender:    sender,
+		Receiver: config.Address{Name: o.ReceiverName, Mobile: o.ReceiverMobile, Phone: o.ReceiverPhone,
+			Province: o.ReceiverProvince, City: o.ReceiverCity, District: o.ReceiverDistrict,
+			Address: o.ReceiverAddress, Postcode: o.ReceiverPostcode},
+		Items:    items,
+		WeightKg: weight,
+		VolumeM3: o.VolumeM3,
+		Remark:   o.Remark,
+	}, nil
+}
+
+// orderRow is an order as the status page lists it.
+func orderRow(key, carrierName, waybill string, o shopdb.Order) statuspage.OrderRow {
+	phone := o.ReceiverMobile
+	if phone == "" {
+		phone = o.ReceiverPhone
+	}
+	return statuspage.OrderRow{Key: key, OrderCode: o.Code, Carrier: carrierName, Waybill: waybill, Receiver: o.ReceiverName,
+		Phone: phone, Address: o.ReceiverProvince + o.ReceiverCity + o.ReceiverDistrict + o.ReceiverAddress,
+		UpdatedAt: time.Now()}
+}
