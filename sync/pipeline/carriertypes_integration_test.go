@@ -17,6 +17,7 @@ import (
 	sfxml "github.com/shipsync/shipsync/sinks/carrier/xml"
 	xmlsim "github.com/shipsync/shipsync/sinks/carrier/xml/sim"
 	"github.com/shipsync/shipsync/sources/webhook"
+	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/state"
@@ -352,7 +353,7 @@ func TestCarrierTypesXMLOpCodes(t *testing.T) {
 	if !ok {
 		t.Fatal("the xml carrier has no push decoder")
 	}
-	if _, ok := c.(pipeline.Tracker); !ok {
+	if _, ok := c.(carrier.Tracker); !ok {
 		t.Fatal("the xml carrier answers no trace queries")
 	}
 	tests := []struct {

@@ -1,4 +1,4 @@
-package pipeline
+package carrier
 
 import (
 	"cmp"
@@ -24,7 +24,7 @@ type xmlCarrier struct {
 }
 
 var (
-	_ Carrier         = xmlCarrier{}
+	_ Client          = xmlCarrier{}
 	_ webhook.Decoder = xmlCarrier{}
 	_ Tracker         = xmlCarrier{}
 )
@@ -93,7 +93,7 @@ func (x xmlCarrier) Track(ctx context.Context, _, waybill, orderCode string) (we
 	}
 	r, at, ok := rr.Newest()
 	if !ok {
-		return webhook.Update{}, errNoTrace
+		return webhook.Update{}, ErrNoTrace
 	}
 	return sfUpdate(waybill, cmp.Or(rr.OrderID, orderCode), r.OpCode, at), nil
 }
