@@ -52,7 +52,7 @@ func backlogRun(ctx context.Context, b *bench, s *shop, carrierURL, prefix, prof
 }
 
 // runSlowCarrier is scenario 4: the carrier answers after 200 ms; throughput with the default
-// max_in_flight (64) and a tuned one.
+// max_in_flight (auto: the bound sizes itself) and with the old fixed default, 64.
 func runSlowCarrier(ctx context.Context, b *bench) error {
 	n := b.scale.slowOrders
 	s, ids, sim, carrierURL, err := b.shopAndCarrier(ctx, "bench_slow", 2*n, 200*time.Millisecond)
@@ -63,25 +63,25 @@ func runSlowCarrier(ctx context.Context, b *bench) error {
 	defer sim.stop()
 	var rates [2]float64
 	var notes []string
-	for i, inFlight := range []int{64, b.scale.slowTuned} {
+	for i, inFlight := range []string{"auto", "64"} {
 		var extra [][2]string
-		if inFlight != 64 {
-			extra = append(extra, [2]string{"max_in_flight: 64", fmt.Sprintf("max_in_flight: %d", inFlight)})
+		if inFlight != "auto" {
+			extra = append(extra, [2]string{"max_in_flight: auto", "max_in_flight: " + inFlight})
 		}
-		dur, note, err := backlogRun(ctx, b, s, carrierURL, fmt.Sprintf("bench-slow-%d:", inFlight),
-			fmt.Sprintf("slow-%d", inFlight), ids[i*n:(i+1)*n], extra...)
+		dur, note, err := backlogRun(ctx, b, s, carrierURL, fmt.Sprintf("bench-slow-%s:", inFlight),
+			"slow-"+inFlight, ids[i*n:(i+1)*n], extra...)
 		if err != nil {
 			return err
 		}
 		rates[i] = float64(n) / dur.Seconds()
-		logf("max_in_flight %d: %d orders in %s: %.0f orders/s", inFlight, n, dur.Round(time.Millisecond), rates[i])
-		notes = append(notes, fmt.Sprintf("max_in_flight %d: %d orders drained in %s (daemon start to last write-back; "+
-			"ceiling max_in_flight / 0.2 s = %d/s); %s", inFlight, n, dur.Round(time.Millisecond), inFlight*5, note))
+		logf("max_in_flight %s: %d orders in %s: %.0f orders/s", inFlight, n, dur.Round(time.Millisecond), rates[i])
+		notes = append(notes, fmt.Sprintf("max_in_flight %s: %d orders drained in %s (daemon start to last write-back); %s",
+			inFlight, n, dur.Round(time.Millisecond), note))
 	}
-	b.add(row{Scenario: "slow", Metric: "carrier 200 ms, default max_in_flight 64, orders/s", Shipsync: fmt.Sprintf("%.0f", rates[0]),
+	b.add(row{Scenario: "slow", Metric: "carrier 200 ms, default max_in_flight auto, orders/s", Shipsync: fmt.Sprintf("%.0f", rates[0]),
 		Target: "≥ 1000", Verdict: verdict(rates[0] >= 1000), Notes: notes[:1:1]})
-	b.add(row{Scenario: "slow", Metric: fmt.Sprintf("carrier 200 ms, max_in_flight %d, orders/s", b.scale.slowTuned),
-		Shipsync: fmt.Sprintf("%.0f", rates[1]), Target: "≥ 1000", Verdict: verdict(rates[1] >= 1000), Notes: notes[1:]})
+	b.add(row{Scenario: "slow", Metric: "carrier 200 ms, max_in_flight 64 (fixed), orders/s",
+		Shipsync: fmt.Sprintf("%.0f", rates[1]), Target: "info", Verdict: "info", Notes: notes[1:]})
 	return nil
 }
 

@@ -165,7 +165,6 @@ type scale struct {
 	latencyLow  int           // a second, lower rate, to separate latency from saturation (0: none)
 
 	slowOrders int // backlog drained with the carrier at 200 ms (per max_in_flight setting)
-	slowTuned  int // the tuned max_in_flight
 
 	memoryFor  time.Duration // how long the shop pays during the memory run
 	memoryRate int           // orders/s paid meanwhile (in transactions of 100)
@@ -179,12 +178,12 @@ type scale struct {
 
 var scales = map[string]scale{
 	"quick": {name: "quick", ingestRows: 50_000, ingestRuns: 1, drainOrders: 1_500,
-		latencyRate: 200, latencyFor: 4 * time.Second, slowOrders: 500, slowTuned: 512,
+		latencyRate: 200, latencyFor: 4 * time.Second, slowOrders: 500,
 		memoryFor: 5 * time.Second, memoryRate: 400,
 		pollSizes: []int{10_000}, pollRate: 100, pollFor: 4 * time.Second, pollEvery: time.Second,
 		pollVariant: []string{"unindexed", "indexed"}},
 	"full": {name: "full", ingestRows: 1_000_000, ingestRuns: 3, drainOrders: 20_000,
-		latencyRate: 500, latencyFor: 60 * time.Second, latencyLow: 200, slowOrders: 6_000, slowTuned: 1024,
+		latencyRate: 500, latencyFor: 60 * time.Second, latencyLow: 200, slowOrders: 6_000,
 		memoryFor: 150 * time.Second, memoryRate: 400,
 		pollSizes: []int{10_000, 100_000, 1_000_000}, pollRate: 100, pollFor: 8 * time.Second, pollEvery: time.Second,
 		pollVariant: []string{"unindexed", "ecshop-index", "indexed"}},

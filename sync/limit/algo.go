@@ -18,7 +18,8 @@ import (
 //	limit    = limit + smoothing × (new − old)     (when minGradient < gradient < 1)
 //	limit    = limit × max(minDropFactor, 1 − dropped/samples)
 //
-// Flat latency grows the limit by √limit a round (16 → 1024 in about 56 round trips); latency
+// Flat latency doubles the limit each round until the first rise or failure (slow start, below),
+// then grows it by √limit a round; latency
 // above tolerance × noLoad shrinks it in proportion, and by half a round at 3× noLoad; failures
 // shrink it by the share of calls that failed. A carrier at capacity C settles near
 // tolerance × C + √limit: a queue of about half of C, which keeps it busy.
@@ -64,6 +65,11 @@ type algo struct {
 	min, max float64
 	limit    float64 // the estimate; the bound is its floor
 
+	// slowStart doubles the limit each round while latency stays flat, as TCP's slow start
+	// does, until the first round whose latency rose or that saw a failure: a carrier at 200 ms
+	// reaches 1024 calls in flight in about six round trips instead of about fifty-six.
+	slowStart bool
+
 	noLoad      float64 // no-load latency in nanoseconds
 	unconfirmed int     // rounds since a round confirmed noLoad
 	lastRTT     float64 // mean latency of the last round with latency samples
@@ -95,7 +101,7 @@ type round struct {
 // newAlgo starts with a probe step at the initial bound: the first noLoadSamples calls give
 // the first no-load latency.
 func newAlgo(cfg Config) algo {
-	a := algo{min: float64(cfg.Min), max: float64(cfg.Max), limit: float64(cfg.Initial)}
+	a := algo{min: float64(cfg.Min), max: float64(cfg.Max), limit: float64(cfg.Initial), slowStart: true}
 	a.probing = true
 	a.probeStep(cfg.Initial)
 	return a
@@ -189,8 +195,13 @@ func (a *algo) endRound(inFlight int) {
 	case gradient < 1:
 		limit += math.Sqrt(a.limit)
 		limit = a.limit + smoothing*(limit-a.limit)
+	case a.slowStart && r.drops == 0:
+		limit *= 2
 	default:
 		limit += math.Sqrt(a.limit)
+	}
+	if gradient < 1 || r.drops > 0 {
+		a.slowStart = false
 	}
 	limit *= max(minDropFactor, 1-float64(r.drops)/float64(r.samples))
 	a.limit = min(max(limit, a.min), a.max)
