@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/shipsync/shipsync/sync/loop"
 )
 
 // breaker is a carrier's circuit breaker: closed until `failures` calls in a row fail, then open
@@ -91,12 +93,5 @@ func (l *rateLimit) wait(ctx context.Context) error {
 	if turn.Equal(now) {
 		return ctx.Err()
 	}
-	t := time.NewTimer(turn.Sub(now))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return loop.Sleep(ctx, turn.Sub(now))
 }

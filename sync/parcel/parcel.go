@@ -117,17 +117,3 @@ func pollInterval(cfg *config.Config, name string) time.Duration {
 	}
 	return cfg.Watchdog.SilentAfter
 }
-
-// tick calls fn every d until ctx is done.
-func tick(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/shipsync/shipsync/sources/poll"
 	"github.com/shipsync/shipsync/sources/webhook"
 	"github.com/shipsync/shipsync/sync/carrier"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/status"
 )
@@ -15,7 +16,7 @@ import (
 // watchdog flags waybills never picked up (exactly once each: a flagged order leaves the watch)
 // and reports paid orders stuck without a waybill. It reads only what is due.
 func (s *Stage) watchdog(ctx context.Context) {
-	tick(ctx, s.conf().Watchdog.ScanEvery, func() { s.scan(ctx) })
+	loop.Tick(ctx, s.conf().Watchdog.ScanEvery, func() { s.scan(ctx) })
 }
 
 // scan is one watchdog pass.

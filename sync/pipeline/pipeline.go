@@ -15,6 +15,7 @@ import (
 	"github.com/shipsync/shipsync/sources/webhook"
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/outbox"
 	"github.com/shipsync/shipsync/sync/parcel"
@@ -187,7 +188,7 @@ const aliveTTL = 3 * time.Second
 // checkpoint (or commits the consumer's offsets).
 func (p *Pipeline) Run(ctx context.Context) error {
 	if p.dryRun {
-		refreshing := goLoop(ctx, p.refreshLoop)
+		refreshing := loop.Go(ctx, p.refreshLoop)
 		defer func() { <-refreshing }()
 		return p.tail.Run(ctx)
 	}
@@ -198,7 +199,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAlive()
 	go p.aliveLoop(aliveCtx)
-	refreshing := goLoop(aliveCtx, p.refreshLoop)
+	refreshing := loop.Go(aliveCtx, p.refreshLoop)
 	defer func() { stopAlive(); <-refreshing }()
 	if p.conf().Mode == config.ModeWorker {
 		return p.runWorker(ctx)
@@ -212,7 +213,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) leading(ctx context.Context) (drain func()) {
 	bg, stopBg := context.WithCancel(ctx)
 	var stages []<-chan struct{}
-	stages = append(stages, goLoop(bg, p.out.Run))
+	stages = append(stages, loop.Go(bg, p.out.Run))
 	if p.conf().Mode == config.ModeReader {
 		return func() {
 			p.flushOrders(ctx)
@@ -221,9 +222,9 @@ func (p *Pipeline) leading(ctx context.Context) (drain func()) {
 			p.out.Flush(ctx, 5*time.Second)
 		}
 	}
-	stages = append(stages, goLoop(bg, p.parcel.Run))
+	stages = append(stages, loop.Go(bg, p.parcel.Run))
 	shipCtx, stopShip := context.WithCancel(ctx)
-	shipped := goLoop(shipCtx, func(ctx context.Context) { _ = p.ship.Run(ctx) })
+	shipped := loop.Go(shipCtx, func(ctx context.Context) { _ = p.ship.Run(ctx) })
 	return func() {
 		stopShip()
 		<-shipped
@@ -233,13 +234,6 @@ func (p *Pipeline) leading(ctx context.Context) (drain func()) {
 	}
 }
 
-// goLoop runs fn on a goroutine and returns a channel closed when it returns.
-func goLoop(ctx context.Context, fn func(context.Context)) <-chan struct{} {
-	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx) }()
-	return done
-}
-
 func waitAll(chs []<-chan struct{}) {
 	for _, c := range chs {
 		<-c
@@ -247,38 +241,15 @@ func waitAll(chs []<-chan struct{}) {
 }
 
 func (p *Pipeline) aliveLoop(ctx context.Context) {
-	tick(ctx, aliveTTL/5, func() {
+	loop.Tick(ctx, aliveTTL/5, func() {
 		if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil && ctx.Err() == nil {
 			p.log.Warn("cannot mark the process alive in redis", "err", err)
 		}
 	})
 }
 
-func (p *Pipeline) refreshLoop(ctx context.Context) { tick(ctx, p.every, func() { p.refresh(ctx) }) }
-
-// tick calls fn every d until ctx is done.
-func tick(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+func (p *Pipeline) refreshLoop(ctx context.Context) {
+	loop.Tick(ctx, p.every, func() { p.refresh(ctx) })
 }
 
 var _ webhook.Applier = (*Pipeline)(nil)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shipsync/shipsync/sources/kafka"
 	"github.com/shipsync/shipsync/sync/checkpoint"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/ship"
 	"github.com/shipsync/shipsync/sync/tail"
 )
@@ -78,12 +79,12 @@ func (p *Pipeline) flushOrders(ctx context.Context) {
 func (p *Pipeline) runWorker(ctx context.Context) error {
 	shipCtx, stopShip := context.WithCancel(ctx)
 	defer stopShip()
-	shipped := goLoop(shipCtx, func(ctx context.Context) { _ = p.ship.Run(ctx) })
+	shipped := loop.Go(shipCtx, func(ctx context.Context) { _ = p.ship.Run(ctx) })
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	parts := &partitionTrackers{m: map[int]*partitionTracker{}}
-	loops := []<-chan struct{}{goLoop(readCtx, p.parcel.Run), goLoop(readCtx, p.out.Run),
-		goLoop(readCtx, func(ctx context.Context) { tick(ctx, p.every, func() { p.commitSettled(ctx, parts) }) })}
+	loops := []<-chan struct{}{loop.Go(readCtx, p.parcel.Run), loop.Go(readCtx, p.out.Run),
+		loop.Go(readCtx, func(ctx context.Context) { loop.Tick(ctx, p.every, func() { p.commitSettled(ctx, parts) }) })}
 	readErr := p.consume(readCtx, parts)
 	stopReading()
 	stopShip()
@@ -136,7 +137,7 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 		if err != nil {
 			p.obs.streamUp.Store(false)
 			p.log.Warn("kafka consumer interrupted; fetching again", "err", err, "in", backoff)
-			if sleep(ctx, backoff) != nil {
+			if loop.Sleep(ctx, backoff) != nil {
 				return nil
 			}
 			backoff = min(2*backoff, 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/outbox"
 	"github.com/shipsync/shipsync/sync/state"
@@ -119,7 +120,7 @@ func (b *batchRun) enrich(ctx context.Context, fresh []*order) {
 		return
 	}
 	if d := b.cfg.Orders.ReadDelay; d > 0 {
-		if err := sleep(ctx, d); err != nil {
+		if err := loop.Sleep(ctx, d); err != nil {
 			for _, o := range fresh {
 				o.fail(carrier.NotCalled{Err: err})
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/outbox"
 	"github.com/shipsync/shipsync/sync/state"
@@ -209,7 +210,7 @@ func (s *Stage) settleAll(ctx context.Context, batch []Job) {
 			return
 		}
 		s.log.Error("orders not settled; trying again", "orders", len(batch), "first", batch[0].Key)
-		if sleep(ctx, min(time.Duration(attempt+1)*time.Second, 10*time.Second)) != nil {
+		if loop.Sleep(ctx, min(time.Duration(attempt+1)*time.Second, 10*time.Second)) != nil {
 			return
 		}
 	}
@@ -242,16 +243,5 @@ func (s *Stage) feedRetries(ctx context.Context) {
 				return
 			}
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -3,6 +3,8 @@ package tail
 import (
 	"context"
 	"time"
+
+	"github.com/shipsync/shipsync/sync/loop"
 )
 
 // lead blocks until this process holds the binlog reader's lease (standby until then) and
@@ -24,7 +26,7 @@ func (t *Tail) lead(ctx context.Context) (int64, error) {
 			standby = true
 			t.log.Info("standby: another process tails this shop's binlog")
 		}
-		if sleep(ctx, min(ttl/4, 500*time.Millisecond)) != nil {
+		if loop.Sleep(ctx, min(ttl/4, 500*time.Millisecond)) != nil {
 			return 0, nil
 		}
 	}
@@ -35,7 +37,7 @@ func (t *Tail) lead(ctx context.Context) (int64, error) {
 func (t *Tail) keepLead(ctx context.Context, stop context.CancelCauseFunc) {
 	ttl := t.o.Config.State.LeaderTTL
 	renewed := time.Now()
-	tick(ctx, ttl/3, func() {
+	loop.Tick(ctx, ttl/3, func() {
 		tok, err := t.o.Store.Lead(ctx, t.o.Owner, ttl)
 		switch {
 		case err == nil && tok == t.token:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/outbox"
 )
 
@@ -68,7 +69,7 @@ func (o *outlet) record(ctx context.Context, events []outbox.Event) error {
 			return nil
 		}
 		o.t.log.Warn("paid events not recorded; retrying", "events", len(events), "in", pause, "err", err)
-		if err := sleep(ctx, pause); err != nil {
+		if err := loop.Sleep(ctx, pause); err != nil {
 			return err
 		}
 		pause = min(2*pause, 5*time.Second)

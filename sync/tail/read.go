@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sources/binlog"
+	"github.com/shipsync/shipsync/sync/loop"
 )
 
 // errConfig: the configuration names a column the table does not have.
@@ -47,7 +48,7 @@ func (t *Tail) read(ctx context.Context, from binlog.Position, out *outlet) erro
 				"to resume at the current position and run orders.backfill_query", ErrCheckpointPurged, from)
 		}
 		t.log.Warn("binlog stream interrupted; reconnecting", "at", from.String(), "err", err, "in", backoff)
-		if sleep(ctx, backoff) != nil {
+		if loop.Sleep(ctx, backoff) != nil {
 			return nil
 		}
 		backoff = min(2*backoff, 30*time.Second)

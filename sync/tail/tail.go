@@ -11,6 +11,7 @@ import (
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/checkpoint"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/loop"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/outbox"
 	"github.com/shipsync/shipsync/sync/state"
@@ -161,8 +162,8 @@ func (t *Tail) Run(ctx context.Context) error {
 	// than the lease must not hand the binlog to a standby and fence that save.
 	leadCtx, stopLead := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLead()
-	leading := goLoop(leadCtx, func(ctx context.Context) { t.keepLead(ctx, stopReading) })
-	saving := goLoop(readCtx, t.checkpointLoop)
+	leading := loop.Go(leadCtx, func(ctx context.Context) { t.keepLead(ctx, stopReading) })
+	saving := loop.Go(readCtx, t.checkpointLoop)
 	drain := t.o.Leading(leadCtx)
 
 	out := t.startOutlet(readCtx)
@@ -210,13 +211,6 @@ func (t *Tail) runDry(ctx context.Context) error {
 	t.log.Info("dry run: detecting paid orders only; no claim, carrier call, write-back or checkpoint",
 		"file", from.File, "pos", from.Pos)
 	return t.read(ctx, from, nil)
-}
-
-// goLoop runs fn on a goroutine and returns a channel closed when it returns.
-func goLoop(ctx context.Context, fn func(context.Context)) <-chan struct{} {
-	done := make(chan struct{})
-	go func() { defer close(done); fn(ctx) }()
-	return done
 }
 
 // startPosition decides where the stream starts: the checkpoint, or (first start, --recover) the
@@ -276,7 +270,7 @@ func (t *Tail) backfill(ctx context.Context, start binlog.Position, out *outlet)
 func (t *Tail) ackFunc(seq uint64) func() { return func() { t.tracker.Ack(seq) } }
 
 func (t *Tail) checkpointLoop(ctx context.Context) {
-	tick(ctx, t.o.CheckpointEvery, func() {
+	loop.Tick(ctx, t.o.CheckpointEvery, func() {
 		if err := t.saveCheckpoint(ctx); err != nil && ctx.Err() == nil {
 			t.log.Warn("checkpoint not saved", "err", err)
 		}
@@ -294,29 +288,4 @@ func (t *Tail) saveCheckpoint(ctx context.Context) error {
 	t.saved = pos
 	t.o.Observer.Saved(pos)
 	return nil
-}
-
-// tick calls fn every d until ctx is done.
-func tick(ctx context.Context, d time.Duration, fn func()) {
-	tk := time.NewTicker(d)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			fn()
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
 }
