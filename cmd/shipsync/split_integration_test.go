@@ -67,11 +67,31 @@ func TestSplitMode(t *testing.T) {
 			return
 		}
 		defer rows.Close()
+		// Which side lost them: on the orders topic (then a consumer skipped them) or not (then
+		// the reader did), and whether a paid event was recorded (the reader saw them).
+		where := func(topic string, match func(testkafka.Record, string) bool, id string) string {
+			recs, err := testkafka.ReadAll(brokers, topic, 2*time.Second)
+			if err != nil {
+				return "unreadable: " + err.Error()
+			}
+			var at []string
+			for _, r := range recs {
+				if match(r, id) {
+					at = append(at, fmt.Sprintf("p%d@%d", r.Partition, r.Offset))
+				}
+			}
+			return fmt.Sprintf("%v of %d records", at, len(recs))
+		}
+		onOrders := func(r testkafka.Record, id string) bool { return string(r.Key) == id }
+		paidEvent := func(r testkafka.Record, id string) bool {
+			return string(r.Key) == id && strings.Contains(string(r.Value), `"type":"paid"`)
+		}
 		for rows.Next() {
 			var id string
 			rows.Scan(&id) //nolint:errcheck
 			rec, ok, err := store.Get(ctx, id)
-			t.Logf("unshipped order %s: record %v %+v (err %v)", id, ok, rec, err)
+			t.Logf("unshipped order %s: record %v %+v (err %v); orders topic %s; paid events %s", id, ok, rec, err,
+				where("shipsync.orders", onOrders, id), where("shipsync.events", paidEvent, id))
 		}
 		cp, _, _ := store.LoadCheckpoint(ctx)
 		t.Logf("checkpoint %+v; simulator %+v", cp, carrier.Stats())

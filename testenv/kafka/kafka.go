@@ -172,3 +172,32 @@ func Consume(t testing.TB, brokers []string, topic string, want int, timeout tim
 	}
 	return out
 }
+
+// ReadAll reads topic from the start of every partition with kgo until no record has arrived
+// for idle, and returns what it read; for failure reports, where Consume's want is unknown.
+func ReadAll(brokers []string, topic string, idle time.Duration) ([]Record, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fetches.EachRecord(func(r *kgo.Record) {
+			n++
+			out = append(out, Record{Key: slices.Clone(r.Key), Value: slices.Clone(r.Value),
+				Partition: r.Partition, Offset: r.Offset, Time: r.Timestamp})
+		})
+		if n == 0 {
+			return out, nil
+		}
+	}
+}
