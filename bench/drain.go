@@ -45,6 +45,10 @@ func runDrain(ctx context.Context, b *bench) error {
 	}
 	logf("shop paid %d orders, one commit each, at %.0f commits/s", n, shopRate)
 
+	before, err := s.serverCounters(ctx)
+	if err != nil {
+		return err
+	}
 	d, err = b.startDaemon(conf, listen, filepath.Join(b.profDir, "drain.cpu.pprof"))
 	if err != nil {
 		return err
@@ -56,7 +60,11 @@ func runDrain(ctx context.Context, b *bench) error {
 		return err
 	}
 	dur := end.Sub(d.started)
-	cpuText := cpu.String() + "; " + cpu.perOrder(n)
+	after, err := s.serverCounters(ctx)
+	if err != nil {
+		return err
+	}
+	cpuText := cpu.String() + "; " + cpu.perOrder(n) + "; " + perOrderCounters(before, after, n)
 	_, peakKB := rssKB(d.pid())
 	top := d.stopCPU(b, "drain")
 	got, err := s.countWritten(ctx, ids[0], ids[n-1])

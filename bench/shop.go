@@ -289,3 +289,32 @@ func (b *bench) shopAndCarrier(ctx context.Context, name string, n int, latency 
 	}
 	return s, ids, sim, carrierURL, nil
 }
+
+// serverCounters reads the shop server's own statement counters (SHOW GLOBAL STATUS), for the
+// statements a drain costs the shop per order.
+func (s *shop) serverCounters(ctx context.Context) (map[string]float64, error) {
+	rows, err := s.db.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_stmt_execute', 'Com_commit', 'Com_select', 'Com_update', 'Com_insert')")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var name string
+		var v float64
+		if err := rows.Scan(&name, &v); err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, rows.Err()
+}
+
+// perOrderCounters is the counters' growth between two readings, per order (the reading
+// itself adds one statement, noise at these sizes).
+func perOrderCounters(before, after map[string]float64, n int) string {
+	f := func(k string) float64 { return (after[k] - before[k]) / float64(n) }
+	return fmt.Sprintf("shop statements per order (server counters): Questions %.2f, of which prepared executions %.2f; "+
+		"SELECT %.2f, UPDATE %.2f, INSERT %.2f, COMMIT %.2f", f("Questions"), f("Com_stmt_execute"),
+		f("Com_select"), f("Com_update"), f("Com_insert"), f("Com_commit"))
+}
