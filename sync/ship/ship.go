@@ -179,15 +179,28 @@ func (s *Stage) Run(ctx context.Context) error {
 func (s *Stage) take(stop, work context.Context) {
 	for {
 		var first Job
+		// A stop wins over waiting jobs: a select with both ready picks at random.
+		if stop.Err() != nil {
+			return
+		}
 		select {
 		case <-stop.Done():
 			return
 		case first = <-s.jobs:
 		}
+		if stop.Err() != nil {
+			// Not ours any more: left unacknowledged, it is replayed by its source (a retry stays
+			// in the schedule); back in the queue when there is room, for the queue's count.
+			select {
+			case s.jobs <- first:
+			default:
+			}
+			return
+		}
 		cfg, _ := s.o.Settings()
 		batch := []Job{first}
 	gather:
-		for len(batch) < cfg.Workers.Batch {
+		for len(batch) < cfg.Workers.Batch && stop.Err() == nil {
 			select {
 			case j := <-s.jobs:
 				batch = append(batch, j)
