@@ -258,7 +258,9 @@ var _ carrier.Client = (*fakeClient)(nil)
 // is unexported, and a zero one panics in Error); what decide reads of it is Permanent.
 type dataErr struct{}
 
-func (dataErr) Error() string   { return "orders.query weight_kg: strconv.ParseFloat: parsing \"heavy\": invalid syntax" }
+func (dataErr) Error() string {
+	return "orders.query weight_kg: strconv.ParseFloat: parsing \"heavy\": invalid syntax"
+}
 func (dataErr) Permanent() bool { return true }
 
 // env is one stage with its fakes.
@@ -281,10 +283,10 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	tr := &trace{}
 	e := &env{t: t, tr: tr, acks: map[string]int{},
-		store: &fakeStore{tr: tr, claims: map[string]state.Claim{}, settleErr: map[string]error{}, settled: map[string]bool{}},
-		shop:  &fakeShop{tr: tr, orders: map[string]shopdb.OrderResult{}, items: map[string]shopdb.ItemsResult{}},
-		a:     &fakeClient{prefix: "A", calls: map[string]int{}},
-		b:     &fakeClient{prefix: "B", calls: map[string]int{}},
+		store:  &fakeStore{tr: tr, claims: map[string]state.Claim{}, settleErr: map[string]error{}, settled: map[string]bool{}},
+		shop:   &fakeShop{tr: tr, orders: map[string]shopdb.OrderResult{}, items: map[string]shopdb.ItemsResult{}},
+		a:      &fakeClient{prefix: "A", calls: map[string]int{}},
+		b:      &fakeClient{prefix: "B", calls: map[string]int{}},
 		events: &fakeAnnouncer{},
 	}
 	carriers := []config.Carrier{
@@ -623,7 +625,9 @@ func TestFailover(t *testing.T) {
 	t.Run("refused connection: the second carrier creates", func(t *testing.T) {
 		e := newEnv(t)
 		e.paid("1")
-		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) { return carrier.Waybill{}, transientErr{} }
+		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) {
+			return carrier.Waybill{}, transientErr{}
+		}
 		e.ship(e.jobs("1"))
 		if e.a.count("SN1") != 1 || e.b.count("SN1") != 1 {
 			t.Errorf("creates: a %d, b %d; want one each", e.a.count("SN1"), e.b.count("SN1"))
@@ -647,7 +651,9 @@ func TestFailover(t *testing.T) {
 	t.Run("ambiguous failure: retried pinned to the first, the second never asked", func(t *testing.T) {
 		e := newEnv(t)
 		e.paid("1")
-		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) { return carrier.Waybill{}, ambiguousErr{} }
+		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) {
+			return carrier.Waybill{}, ambiguousErr{}
+		}
 		e.ship(e.jobs("1"))
 		if e.b.total() != 0 {
 			t.Errorf("the second carrier was asked %d times after an ambiguous failure", e.b.total())
@@ -668,7 +674,9 @@ func TestFailover(t *testing.T) {
 		e.paid("1")
 		e.store.claims["1"] = state.Claim{Result: state.Claimed, Record: state.Record{State: state.Retry, Carrier: "a",
 			Sticky: true, Attempts: 1, CreatedAt: time.Now().Add(-time.Minute)}}
-		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) { return carrier.Waybill{}, transientErr{} }
+		e.a.answer = func(context.Context, carrier.Shipment) (carrier.Waybill, error) {
+			return carrier.Waybill{}, transientErr{}
+		}
 		e.ship(e.jobs("1"))
 		if e.a.count("SN1") != 1 || e.b.total() != 0 {
 			t.Errorf("creates: a %d, b %d; want a only", e.a.count("SN1"), e.b.total())
