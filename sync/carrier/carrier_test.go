@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,6 +277,7 @@ func TestMaxInFlightFixed(t *testing.T) {
 		t.Fatalf("InFlightLimit = %d, want 2", n)
 	}
 	var wg sync.WaitGroup
+	var started atomic.Int32
 	errs := make(chan error, calls)
 	for i := range calls {
 		call, err := c.Admit()
@@ -284,17 +287,29 @@ func TestMaxInFlightFixed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			started.Add(1)
 			if _, err := call.Create(context.Background(), Shipment{OrderCode: fmt.Sprint("O", i)}); err != nil {
 				errs <- err
 			}
 		}()
 	}
-	// Two calls are in; every other one waits for a slot. Let them through one at a time.
+	// Two calls are in and every other one has started. That no third gets in can only be seen
+	// by giving it time to: a correct bound never lets one in however long this waits, so the
+	// wait decides only how surely a broken bound is caught.
 	<-entered
 	<-entered
-	for range calls - 2 {
-		release <- struct{}{}
-		<-entered
+	for started.Load() < calls {
+		runtime.Gosched()
+	}
+	select {
+	case <-entered:
+		t.Error("a third call reached the carrier while two were in flight")
+	case <-time.After(50 * time.Millisecond):
+		// Let them through one at a time.
+		for range calls - 2 {
+			release <- struct{}{}
+			<-entered
+		}
 	}
 	close(release)
 	wg.Wait()

@@ -208,6 +208,7 @@ func (s *Stage) take(stop, work context.Context) {
 				break gather
 			}
 		}
+		s.m.Batches.Observe(float64(len(batch)))
 		s.settleAll(work, batch)
 	}
 }
