@@ -3,6 +3,7 @@ package shopdb
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Template is a SQL text compiled from named parameters to positional placeholders.
@@ -193,4 +194,20 @@ func isNameStart(c byte) bool {
 
 func isNameChar(c byte) bool {
 	return isNameStart(c) || '0' <= c && c <= '9'
+}
+
+// Values are the named parameters every write-back statement may bind (config.Params lists
+// their names): the waybill write-back and the status statements bind the same set.
+type Values struct {
+	Key, Waybill, Carrier, ShipperCode, OrderCode, PickupTime, Status, Reason string
+	EventTime                                                                 time.Time
+}
+
+// Map is the values by parameter name, with :now as now.
+func (v Values) Map(now time.Time) map[string]any {
+	return map[string]any{
+		"key": v.Key, "waybill": v.Waybill, "carrier": v.Carrier, "shipper_code": v.ShipperCode,
+		"order_code": v.OrderCode, "pickup_time": v.PickupTime, "status": v.Status, "reason": v.Reason,
+		"event_time": v.EventTime.Format(time.DateTime), "now": now.Format(time.DateTime),
+	}
 }

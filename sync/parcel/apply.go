@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sources/webhook"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/metrics"
@@ -188,9 +189,6 @@ func shopLacksWaybill(st string) bool {
 
 // statusValues are the named parameters of a status write-back.
 func statusValues(rec state.Record, st, reason string, eventTime time.Time) map[string]any {
-	return map[string]any{
-		"key": rec.Key, "waybill": rec.Waybill, "carrier": rec.Carrier, "shipper_code": rec.ShipperCode,
-		"order_code": rec.OrderCode, "pickup_time": rec.PickupTime, "status": st, "reason": reason,
-		"event_time": eventTime.Format(time.DateTime), "now": time.Now().Format(time.DateTime),
-	}
+	return shopdb.Values{Key: rec.Key, Waybill: rec.Waybill, Carrier: rec.Carrier, ShipperCode: rec.ShipperCode,
+		OrderCode: rec.OrderCode, PickupTime: rec.PickupTime, Status: st, Reason: reason, EventTime: eventTime}.Map(time.Now())
 }

@@ -512,9 +512,6 @@ func pollInterval(cfg *config.Config, name string) time.Duration {
 
 // writeValues are the named parameters of the waybill write-back.
 func writeValues(o *order, now time.Time) map[string]any {
-	return map[string]any{
-		"key": o.key, "waybill": o.waybill, "carrier": o.carrier, "shipper_code": o.shipperCode,
-		"order_code": o.orderCode, "pickup_time": o.pickup, "status": "", "reason": "",
-		"event_time": now.Format(time.DateTime), "now": now.Format(time.DateTime),
-	}
+	return shopdb.Values{Key: o.key, Waybill: o.waybill, Carrier: o.carrier, ShipperCode: o.shipperCode,
+		OrderCode: o.orderCode, PickupTime: o.pickup, EventTime: now}.Map(now)
 }
