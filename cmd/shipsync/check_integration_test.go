@@ -82,8 +82,9 @@ func TestStatusJSON(t *testing.T) {
 	if _, _, err := s.Claim(ctx, "1", "p:1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, "1", "p:1", "refused", true, false); err != nil {
-		t.Fatal(err)
+	if r := s.Settle(ctx, []state.Settlement{{Key: "1", Owner: "p:1", Kind: state.SettleDead, Reason: "refused",
+		CountAttempt: true}})[0]; r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	var out, errOut bytes.Buffer
 	if err := dispatch(ctx, []string{"status", "--config", conf, "--json"}, &out, &errOut); err != nil {

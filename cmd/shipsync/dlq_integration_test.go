@@ -20,8 +20,9 @@ func TestDLQCommand(t *testing.T) {
 		if _, _, err := s.Claim(ctx, key, "p:"+key, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeadLetter(ctx, key, "p:"+key, reason, true, false); err != nil {
-			t.Fatal(err)
+		if r := s.Settle(ctx, []state.Settlement{{Key: key, Owner: "p:" + key, Kind: state.SettleDead, Reason: reason,
+			CountAttempt: true}})[0]; r.Err != nil {
+			t.Fatal(r.Err)
 		}
 	}
 	run := func(args ...string) (string, error) {
@@ -101,8 +102,9 @@ func TestAdminCommandsWithoutTheShop(t *testing.T) {
 				if err := s.Submitting(ctx, key, owner, "SO"+key, "sf", "SF"); err != nil {
 					t.Fatal(err)
 				}
-				if err := s.DeadLetter(ctx, key, owner, "carrier refused: 102 bad phone", true, sticky); err != nil {
-					t.Fatal(err)
+				if r := s.Settle(ctx, []state.Settlement{{Key: key, Owner: owner, Kind: state.SettleDead,
+					Reason: "carrier refused: 102 bad phone", CountAttempt: true, Sticky: sticky}})[0]; r.Err != nil {
+					t.Fatal(r.Err)
 				}
 			}
 			if err := s.SaveCheckpoint(ctx, state.Checkpoint{File: "mysql-bin.000001", Pos: 4}); err != nil {

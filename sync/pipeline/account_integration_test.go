@@ -11,6 +11,7 @@ import (
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao/sim"
 	"github.com/shipsync/shipsync/sources/webhook"
+	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/testenv"
 	"github.com/shipsync/shipsync/testenv/demo"
 )
@@ -74,8 +75,8 @@ func TestOneAccountManyCouriers(t *testing.T) {
 	if err := h.store.RecordWaybill(ctx, key, "test:1", "yto", "YTO0000000001", "", time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.store.Written(ctx, key, "test:1"); err != nil {
-		t.Fatal(err)
+	if r := h.store.Settle(ctx, []state.Settlement{{Key: key, Owner: "test:1", Kind: state.SettleWritten}})[0]; r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	delivered := kdniao.TracePush{EBusinessID: "test-ebusiness", PushTime: "2030-01-02 10:00:00", Count: "1",
 		Data: []kdniao.Trace{{EBusinessID: "test-ebusiness", LogisticCode: "YTO0000000001", ShipperCode: "YTO", Success: true,

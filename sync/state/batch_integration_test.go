@@ -92,6 +92,16 @@ func mustClaim(t *testing.T, s *state.Store, key, owner string) state.Record {
 	return rec
 }
 
+// mustSettle settles one order alone (one Settle call), failing the test on its error.
+func mustSettle(t *testing.T, s *state.Store, st state.Settlement) state.SettleResult {
+	t.Helper()
+	r := s.Settle(context.Background(), []state.Settlement{st})[0]
+	if r.Err != nil {
+		t.Fatalf("settle %s (%v): %v", st.Key, st.Kind, r.Err)
+	}
+	return r
+}
+
 // takeOver makes owner (another process) the holder of key, as after the holder's process died.
 func takeOver(t *testing.T, s *state.Store, rdb *redis.Client, prefix, key, holderProc, owner string) {
 	t.Helper()
@@ -134,17 +144,11 @@ func TestClaimMany(t *testing.T) {
 	ctx := context.Background()
 	// done: written, with a late duplicate parked in the retry schedule.
 	mustClaim(t, s, "done", "A:0")
-	if err := s.Written(ctx, "done", "A:0"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Park(ctx, "done", time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "done", Owner: "A:0", Kind: state.SettleWritten})
+	mustSettle(t, s, state.Settlement{Key: "done", Kind: state.SettleParked, Due: time.Now()})
 	// dead: in the dead letter.
 	mustClaim(t, s, "dead", "A:0")
-	if err := s.DeadLetter(ctx, "dead", "A:0", "refused", true, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "dead", Owner: "A:0", Kind: state.SettleDead, Reason: "refused", CountAttempt: true})
 	// busy: held by a live worker of another process.
 	mustClaim(t, s, "busy", "B:1")
 	// orphan: held by a process that died (its liveness key is gone) before its lease ran out.
@@ -157,9 +161,7 @@ func TestClaimMany(t *testing.T) {
 	}
 	// skipped, now paid again: settled (it has a TTL) until this claim makes it open work again.
 	mustClaim(t, s, "again", "A:0")
-	if err := s.Skipped(ctx, "again", "A:0", "order gone"); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "again", Owner: "A:0", Kind: state.SettleSkipped, Reason: "order gone"})
 	if ttl := rdb.PTTL(ctx, prefix+"order:again").Val(); ttl <= 0 {
 		t.Fatalf("a skipped order has TTL %v, want one", ttl)
 	}
@@ -203,9 +205,7 @@ func TestClaimMany(t *testing.T) {
 		t.Errorf("sent %d commands and pipelines %v (%d NOSCRIPT); want one pipeline of 6", singles, pipelines, noscript)
 	}
 	// The claim of the duplicate's first entry is a real claim: it can be settled once.
-	if errs := s.WrittenMany(ctx, []state.Owned{{Key: "new", Owner: "A:1"}}); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
+	mustSettle(t, s, state.Settlement{Key: "new", Owner: "A:1", Kind: state.SettleWritten})
 }
 
 // TestSubmittingManyAndRecordWaybills: each order of a batch is fenced by its own lease; the one

@@ -27,9 +27,8 @@ func deadLetter(t *testing.T, s *state.Store, key, carrier string, sticky bool) 
 	if err := s.Submitting(ctx, key, owner, "SO"+key, carrier, strings.ToUpper(carrier)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, key, owner, "refused", true, sticky); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: key, Owner: owner, Kind: state.SettleDead, Reason: "refused",
+		CountAttempt: true, Sticky: sticky})
 }
 
 // TestReviveToCarrier: `dlq retry --carrier` records the chosen carrier as the route of an

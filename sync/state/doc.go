@@ -6,6 +6,7 @@
 // worker whose lease lapsed cannot overwrite the work of the one that took over.
 //
 // The ship stage works in batches: ClaimMany, SubmittingMany, RecordWaybills and Settle each
-// cost one round trip for the whole batch and answer per order, with the same rules as the
-// single-order calls. Settle records the one outcome of a claimed order (a Settlement).
+// cost one round trip for the whole batch and answer per order; the first three follow the same
+// rules as their single-order calls (Claim, Submitting, RecordWaybill). Settle records the one
+// outcome of each claimed order (a Settlement), for one order or many.
 package state

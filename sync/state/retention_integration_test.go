@@ -43,6 +43,8 @@ func TestRetention(t *testing.T) {
 	const retention = 2 * time.Second
 	s := state.New(rdb, prefix, state.WithRetention(retention))
 	ctx := context.Background()
+	// one settles one order alone and answers its error.
+	one := func(st state.Settlement) error { return s.Settle(ctx, []state.Settlement{st})[0].Err }
 	status := func(key, st string, terminal bool) {
 		t.Helper()
 		err := s.SetStatus(ctx, key, state.ParcelStatus{Status: st, Time: time.Now(), PickedUp: true,
@@ -58,45 +60,53 @@ func TestRetention(t *testing.T) {
 		expires bool
 	}{
 		{"written and delivered", "W1", func(k string) error {
-			if err := s.Written(ctx, k, "p:"+k); err != nil {
+			if err := one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleWritten}); err != nil {
 				return err
 			}
 			status(k, "in_transit", false)
 			status(k, "delivered", true)
 			return nil
 		}, true},
-		{"conflict", "W2", func(k string) error { return s.Conflicted(ctx, k, "p:"+k, "OTHER1") }, true},
-		{"skipped", "", func(k string) error { return s.Skipped(ctx, k, "p:"+k, "order gone") }, true},
+		{"conflict", "W2", func(k string) error {
+			return one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleConflict, Reason: state.ConflictReason("OTHER1")})
+		}, true},
+		{"skipped", "", func(k string) error {
+			return one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleSkipped, Reason: "order gone"})
+		}, true},
 		{"dropped from the dead letter", "W4", func(k string) error {
-			if err := s.DeadLetter(ctx, k, "p:"+k, "bad address", false, true); err != nil {
+			if err := one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleDead, Reason: "bad address", Sticky: true}); err != nil {
 				return err
 			}
 			_, err := s.Drop(ctx, k)
 			return err
 		}, true},
 		{"written, in transit", "W5", func(k string) error {
-			if err := s.Written(ctx, k, "p:"+k); err != nil {
+			if err := one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleWritten}); err != nil {
 				return err
 			}
 			status(k, "in_transit", false)
 			return nil
 		}, false},
-		{"written, no news yet", "W6", func(k string) error { return s.Written(ctx, k, "p:"+k) }, false},
-		{"dead letter", "", func(k string) error { return s.DeadLetter(ctx, k, "p:"+k, "bad address", true, false) }, false},
+		{"written, no news yet", "W6", func(k string) error {
+			return one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleWritten})
+		}, false},
+		{"dead letter", "", func(k string) error {
+			return one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleDead, Reason: "bad address", CountAttempt: true})
+		}, false},
 		{"retrying", "", func(k string) error {
-			_, err := s.ScheduleRetry(ctx, k, "p:"+k, "timeout", time.Now().Add(time.Hour), true, false, true)
-			return err
+			return one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleRetry, Reason: "timeout",
+				Due: time.Now().Add(time.Hour), CountAttempt: true, Sticky: true})
 		}, false},
 		{"waybilled, not written back", "W9", func(string) error { return nil }, false},
 		{"skipped, then paid again", "", func(k string) error {
-			if err := s.Skipped(ctx, k, "p:"+k, "order gone"); err != nil {
+			if err := one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleSkipped, Reason: "order gone"}); err != nil {
 				return err
 			}
 			_, _, err := s.Claim(ctx, k, "p:again", time.Minute)
 			return err
 		}, false},
 		{"dead letter revived", "W11", func(k string) error {
-			if err := s.DeadLetter(ctx, k, "p:"+k, "write-back failed", false, true); err != nil {
+			if err := one(state.Settlement{Key: k, Owner: "p:" + k, Kind: state.SettleDead, Reason: "write-back failed", Sticky: true}); err != nil {
 				return err
 			}
 			_, err := s.Revive(ctx, k, "")
@@ -203,9 +213,7 @@ func TestMemoryPerSettledOrder(t *testing.T) {
 	for i := range n {
 		key := strconv.Itoa(1_000_000 + i)
 		settle(t, s, key, fmt.Sprintf("ZT%013d", 7_300_000_000_000+i))
-		if err := s.Written(ctx, key, "p:"+key); err != nil {
-			t.Fatal(err)
-		}
+		mustSettle(t, s, state.Settlement{Key: key, Owner: "p:" + key, Kind: state.SettleWritten})
 		for _, st := range []string{"picked_up", "in_transit", "delivered"} {
 			err := s.SetStatus(ctx, key, state.ParcelStatus{Status: st, Time: time.Now(), PickedUp: true,
 				Terminal: st == "delivered", NextPoll: time.Now().Add(24 * time.Hour)})

@@ -132,7 +132,7 @@ func (st Settlement) change() change {
 	reason := []string{"last_error", st.Reason}
 	switch st.Kind {
 	case SettleWritten:
-		return writtenChange
+		return change{state: Written, retryDue: "", dlq: "0", release: true}
 	case SettleSkipped:
 		return change{state: Skipped, retryDue: "", dlq: "0", release: true, fields: reason}
 	case SettleConflict:
@@ -145,13 +145,4 @@ func (st Settlement) change() change {
 			fields: append(reason, "sticky", flag(st.Sticky))}
 	}
 	panic("state: no change for outcome " + st.Kind.String())
-}
-
-// settleErrs is the errors of results.
-func settleErrs(results []SettleResult) []error {
-	errs := make([]error, len(results))
-	for i, r := range results {
-		errs[i] = r.Err
-	}
-	return errs
 }

@@ -57,9 +57,7 @@ func TestClaimAndLease(t *testing.T) {
 	if err != nil || res != state.Claimed || rec.Waybill != "W1" || rec.OrderCode != "SO7" || rec.State != state.Waybilled {
 		t.Fatalf("claim after a crash: %v %+v %v", res, rec, err)
 	}
-	if err := s.Written(ctx, "7", "procC:1"); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "7", Owner: "procC:1", Kind: state.SettleWritten})
 	if res, _, _ := s.Claim(ctx, "7", "procD:1", lease); res != state.Done {
 		t.Fatalf("claim of a written order: %v", res)
 	}
@@ -84,14 +82,14 @@ func TestRetryAndDeadLetter(t *testing.T) {
 		return res
 	}
 	claim("1", "p:1", false)
-	n, err := s.ScheduleRetry(ctx, "1", "p:1", "timeout", time.Now().Add(-time.Millisecond), true, false, false)
-	if err != nil || n != 1 {
-		t.Fatalf("schedule retry: %d %v", n, err)
+	r := s.Settle(ctx, []state.Settlement{{Key: "1", Owner: "p:1", Kind: state.SettleRetry, Reason: "timeout",
+		Due: time.Now().Add(-time.Millisecond), CountAttempt: true}})[0]
+	if r.Err != nil || r.Attempts != 1 {
+		t.Fatalf("schedule retry: %d %v", r.Attempts, r.Err)
 	}
 	claim("2", "p:2", false)
-	if _, err := s.ScheduleRetry(ctx, "2", "p:2", "timeout", time.Now().Add(time.Hour), true, false, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "2", Owner: "p:2", Kind: state.SettleRetry, Reason: "timeout",
+		Due: time.Now().Add(time.Hour), CountAttempt: true})
 	due, err := s.TakeDue(ctx, 10, time.Minute)
 	if err != nil || !slices.Equal(due, []string{"1"}) {
 		t.Fatalf("due: %v %v", due, err)
@@ -105,9 +103,8 @@ func TestRetryAndDeadLetter(t *testing.T) {
 	if res := claim("1", "p:3", false); res != state.Claimed {
 		t.Fatalf("claim of a retry: %v", res)
 	}
-	if err := s.DeadLetter(ctx, "1", "p:3", "carrier refused: bad address", true, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "1", Owner: "p:3", Kind: state.SettleDead, Reason: "carrier refused: bad address",
+		CountAttempt: true})
 	rec, _, _ := s.Get(ctx, "1")
 	if rec.State != state.Failed || rec.Attempts != 2 || rec.LastError != "carrier refused: bad address" {
 		t.Fatalf("dead-lettered record: %+v", rec)
@@ -209,12 +206,8 @@ func TestClaimClearsParkedDuplicate(t *testing.T) {
 	if _, _, err := s.Claim(ctx, "9", "p:1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Written(ctx, "9", "p:1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Park(ctx, "9", time.Now()); err != nil { // the duplicate's late park
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "9", Owner: "p:1", Kind: state.SettleWritten})
+	mustSettle(t, s, state.Settlement{Key: "9", Kind: state.SettleParked, Due: time.Now()}) // the duplicate's late park
 	if res, _, _ := s.Claim(ctx, "9", "p:2", time.Minute); res != state.Done {
 		t.Fatalf("claim: %v", res)
 	}
@@ -223,8 +216,8 @@ func TestClaimClearsParkedDuplicate(t *testing.T) {
 	}
 }
 
-// WrittenMany records several orders in one round trip, each fenced by its own claim.
-func TestWrittenMany(t *testing.T) {
+// Settle records several written orders in one round trip, each fenced by its own claim.
+func TestSettleWrittenMany(t *testing.T) {
 	rdb, prefix := testenv.RequireRedis(t)
 	s := state.New(rdb, prefix)
 	ctx := context.Background()
@@ -233,17 +226,18 @@ func TestWrittenMany(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	errs := s.WrittenMany(ctx, []state.Owned{{Key: "1", Owner: "p:1"}, {Key: "2", Owner: "someone else"}})
-	if errs[0] != nil || !errors.Is(errs[1], state.ErrLeaseLost) {
-		t.Fatalf("errors %v, want nil and a lost lease", errs)
+	rs := s.Settle(ctx, []state.Settlement{{Key: "1", Owner: "p:1", Kind: state.SettleWritten},
+		{Key: "2", Owner: "someone else", Kind: state.SettleWritten}})
+	if rs[0].Err != nil || !errors.Is(rs[1].Err, state.ErrLeaseLost) {
+		t.Fatalf("errors %v, %v; want nil and a lost lease", rs[0].Err, rs[1].Err)
 	}
 	if res, _, _ := s.Claim(ctx, "1", "p:3", time.Minute); res != state.Done {
-		t.Errorf("order 1 after WrittenMany: claim %v, want done", res)
+		t.Errorf("order 1 after Settle: claim %v, want done", res)
 	}
 	if res, _, _ := s.Claim(ctx, "2", "p:3", time.Minute); res == state.Done {
 		t.Error("order 2 was marked written by a stranger")
 	}
-	// After a Redis restart the script is gone from its cache: WrittenMany still works.
+	// After a Redis restart the script is gone from its cache: Settle still works.
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +247,8 @@ func TestWrittenMany(t *testing.T) {
 	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if errs := s.WrittenMany(ctx, []state.Owned{{Key: "4", Owner: "p:4"}}); errs[0] != nil {
-		t.Fatalf("after SCRIPT FLUSH: %v", errs[0])
+	if r := s.Settle(ctx, []state.Settlement{{Key: "4", Owner: "p:4", Kind: state.SettleWritten}})[0]; r.Err != nil {
+		t.Fatalf("after SCRIPT FLUSH: %v", r.Err)
 	}
 }
 
@@ -271,9 +265,7 @@ func TestDropForgetsTheParcel(t *testing.T) {
 	if err := s.RecordWaybill(ctx, "7", "p:1", "sim", "W7", "", past, past); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeadLetter(ctx, "7", "p:1", "write-back matched no row", false, false); err != nil {
-		t.Fatal(err)
-	}
+	mustSettle(t, s, state.Settlement{Key: "7", Owner: "p:1", Kind: state.SettleDead, Reason: "write-back matched no row"})
 	if ok, err := s.Drop(ctx, "7"); !ok || err != nil {
 		t.Fatalf("drop: %v %v", ok, err)
 	}
