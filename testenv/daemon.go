@@ -98,6 +98,8 @@ type Daemon struct {
 	logs string
 	cmd  *exec.Cmd
 	runs int
+	// Args are added to "run --config FILE", e.g. "--log-level", "debug".
+	Args []string
 }
 
 // NewDaemon prepares a daemon; Start runs it. It is killed at cleanup if still running.
@@ -125,7 +127,7 @@ func (d *Daemon) Start() {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "---- start %d\n", d.runs)
-	d.cmd = exec.Command(d.bin, "run", "--config", d.conf)
+	d.cmd = exec.Command(d.bin, append([]string{"run", "--config", d.conf}, d.Args...)...)
 	d.cmd.Stderr, d.cmd.Stdout = f, f
 	d.cmd.Env = append(os.Environ(), "SHOP_DB_PASSWORD="+MySQLPassword(),
 		"KDNIAO_APP_KEY="+TestAppKey, "KDNIAO_EBUSINESS_ID=test-ebusiness")
@@ -156,6 +158,13 @@ func (d *Daemon) Stop(sig syscall.Signal) error {
 
 func (d *Daemon) dumpLogs() {
 	b, _ := os.ReadFile(d.logs)
+	if dir := os.Getenv("SHIPSYNC_TEST_LOGS"); dir != "" {
+		// The whole log, for flakes the tail does not explain.
+		name := fmt.Sprintf("%s-%s.log", strings.ReplaceAll(d.t.Name(), "/", "_"), filepath.Base(filepath.Dir(d.logs)))
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			d.t.Logf("SHIPSYNC_TEST_LOGS: %v", err)
+		}
+	}
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > 80 {
 		lines = lines[len(lines)-80:]

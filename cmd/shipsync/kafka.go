@@ -45,7 +45,7 @@ func wireKafka(cfg *config.Config, opts *pipeline.Options, log *slog.Logger, m *
 		var mech sasl.Mechanism
 		if mech, err = base.SASL.Authenticator(); err == nil {
 			opts.Inbox, err = kafkasrc.NewConsumer(kafkasrc.Config{Brokers: k.Brokers, Topic: k.OrdersTopic, Group: k.Group,
-				SessionTimeout: k.SessionTimeout, TLS: base.TLS, SASL: mech})
+				SessionTimeout: k.SessionTimeout, TLS: base.TLS, SASL: mech, Log: log})
 		}
 	}
 	if err != nil {

@@ -100,7 +100,10 @@ func TestSplitMode(t *testing.T) {
 	readers := []*testenv.Daemon{testenv.NewDaemon(t, bin, readerConf), testenv.NewDaemon(t, bin, readerConf)}
 	var workers []*testenv.Daemon
 	for range 4 {
-		workers = append(workers, testenv.NewDaemon(t, bin, splitConfig(t, "worker", name, prefix, srv.URL, brokers)))
+		w := testenv.NewDaemon(t, bin, splitConfig(t, "worker", name, prefix, srv.URL, brokers))
+		// The group's joins, assignments and commits, for a failure report.
+		w.Args = []string{"--log-level", "debug"}
+		workers = append(workers, w)
 	}
 	readers[0].Start()
 	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {

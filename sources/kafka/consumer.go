@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -31,6 +32,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	TLS            *tls.Config
 	SASL           sasl.Mechanism // nil: none
+	// Log receives kafka-go's own lines: joins, assignments and offsets at debug level, its
+	// errors as warnings. Nil: discarded.
+	Log *slog.Logger
 }
 
 // Message is one record of the topic.
@@ -56,7 +60,7 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 	if session <= 0 {
 		session = 10 * time.Second
 	}
-	r := kafkago.NewReader(kafkago.ReaderConfig{
+	rc := kafkago.ReaderConfig{
 		Brokers: cfg.Brokers,
 		GroupID: cfg.Group,
 		Topic:   cfg.Topic,
@@ -73,7 +77,13 @@ func NewConsumer(cfg Config) (*Consumer, error) {
 		// CommitInterval 0: Commit returns once the broker stored the offset.
 		CommitInterval: 0,
 		QueueCapacity:  256,
-	})
+	}
+	if cfg.Log != nil {
+		log := cfg.Log.With("component", "kafka-go")
+		rc.Logger = kafkago.LoggerFunc(func(msg string, args ...any) { log.Debug(fmt.Sprintf(msg, args...)) })
+		rc.ErrorLogger = kafkago.LoggerFunc(func(msg string, args ...any) { log.Warn(fmt.Sprintf(msg, args...)) })
+	}
+	r := kafkago.NewReader(rc)
 	return &Consumer{topic: cfg.Topic, r: r}, nil
 }
 

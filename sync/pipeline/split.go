@@ -113,6 +113,7 @@ type partitionTrackers struct {
 type partitionTracker struct {
 	t         *checkpoint.Tracker[int64]
 	committed int64 // highest offset committed, -1 before the first
+	fetched   int64 // offset of the last message fetched, -1 before the first
 }
 
 func (pt *partitionTrackers) get(partition int) *partitionTracker {
@@ -120,7 +121,7 @@ func (pt *partitionTrackers) get(partition int) *partitionTracker {
 	defer pt.mu.Unlock()
 	t, ok := pt.m[partition]
 	if !ok {
-		t = &partitionTracker{t: checkpoint.New[int64](), committed: -1}
+		t = &partitionTracker{t: checkpoint.New[int64](), committed: -1, fetched: -1}
 		pt.m[partition] = t
 	}
 	return t
@@ -146,6 +147,12 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 		backoff = 100 * time.Millisecond
 		p.obs.streamUp.Store(true)
 		t := parts.get(m.Partition)
+		if t.fetched >= 0 && m.Offset != t.fetched+1 {
+			// A new assignment starts at the group's committed offset: behind (a replay) or
+			// ahead (another member shipped the messages between) of what this one fetched.
+			p.log.Debug("partition repositioned", "partition", m.Partition, "after", t.fetched, "at", m.Offset)
+		}
+		t.fetched = m.Offset
 		key, at, err := decodePaidOrder(m)
 		if err != nil {
 			// Nothing to ship and nothing to wait for: counted, logged, passed over.
@@ -201,6 +208,7 @@ func (p *Pipeline) commitSettled(ctx context.Context, parts *partitionTrackers) 
 			continue
 		}
 		t.committed = off
+		p.log.Debug("offsets committed", "partition", n, "through", off)
 		p.obs.lastMove.Store(time.Now().UnixNano())
 	}
 }
