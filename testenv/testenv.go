@@ -381,3 +381,48 @@ func FreeAddr(t testing.TB) string {
 	}
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
+
+// ShopDB returns a pool on database name whose every session runs with the relaxed sql_mode
+// ('') the shops set for themselves (several install schemas have NOT NULL columns without a
+// default that their PHP never fills), closed at cleanup. Tests insert orders through it the way
+// the shop's own code does.
+func ShopDB(t testing.TB, name string) *sql.DB {
+	t.Helper()
+	skipShort(t)
+	base, err := sql.Open("mysql", DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(relaxedConnector{d: base.Driver(), dsn: DSN(name)})
+	_ = base.Close()
+	if err := db.PingContext(t.Context()); err != nil {
+		_ = db.Close()
+		t.Fatalf("MariaDB testenv not reachable at %s: %v; %s", MySQLAddr(), err, startHint)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+type relaxedConnector struct {
+	d   driver.Driver
+	dsn string
+}
+
+func (c relaxedConnector) Driver() driver.Driver { return c.d }
+
+func (c relaxedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.d.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		_ = conn.Close()
+		return nil, errors.New("testenv: the mysql driver's connections cannot Exec")
+	}
+	if _, err := ex.ExecContext(ctx, "SET SESSION sql_mode = ''", nil); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("set sql_mode: %w", err)
+	}
+	return conn, nil
+}

@@ -15,6 +15,8 @@ import (
 const usage = `usage: shipsync <command> [flags]
 
 commands:
+  init --preset NAME [--prefix P] [--database D] [--set PATH=VALUE]... [--grants]
+                                  print a complete config for a shop system (init --list: the systems)
   run --config FILE [--recover] [--dry-run]
                                   the daemon (JSON logs on stderr); --dry-run only detects paid orders
   check --config FILE             preflight checks, one line each; exit 1 on any failure
@@ -59,6 +61,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return dlqCmd(ctx, args[1:], stdout, stderr)
 	case "reload":
 		return reloadCmd(ctx, args[1:], stdout, stderr)
+	case "init":
+		return initCmd(args[1:], stdout, stderr)
 	case "sim-carrier":
 		return simCarrierCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -167,7 +167,7 @@ func connectShop(s config.Shop, maxConns int) (*sql.DB, error) {
 
 func shopConfig(cfg *config.Config) shopdb.Config {
 	return shopdb.Config{Query: cfg.Orders.Query, ItemsQuery: cfg.Orders.ItemsQuery, BackfillQuery: cfg.Orders.BackfillQuery,
-		Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status,
+		BackfillSince: cfg.Orders.BackfillSince, Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status,
 		ReadTimeout: cfg.Shop.ReadTimeout, WriteTimeout: cfg.Shop.WriteTimeout}
 }
 

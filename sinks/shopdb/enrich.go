@@ -21,6 +21,7 @@ type Order struct {
 	ReceiverDistrict string
 	ReceiverAddress  string
 	ReceiverPostcode string
+	ReceiverCountry  string // as the shop stores it (ISO code or name); empty: domestic
 	Remark           string
 	WeightKg         float64
 	VolumeM3         float64
@@ -330,7 +331,7 @@ func (e *enrichment) order(v map[string]string) (Order, error) {
 		Code: code, ReceiverName: v["receiver_name"], ReceiverMobile: v["receiver_mobile"],
 		ReceiverPhone: v["receiver_phone"], ReceiverProvince: v["receiver_province"],
 		ReceiverCity: v["receiver_city"], ReceiverDistrict: v["receiver_district"],
-		ReceiverAddress: v["receiver_address"], ReceiverPostcode: v["receiver_postcode"], Remark: v["remark"],
+		ReceiverAddress: v["receiver_address"], ReceiverPostcode: v["receiver_postcode"], ReceiverCountry: v["receiver_country"], Remark: v["remark"],
 		Columns: v,
 	}
 	var err error

@@ -21,6 +21,9 @@ type Config struct {
 	Query         string
 	ItemsQuery    string
 	BackfillQuery string // optional, keys of paid-but-unshipped orders
+	// BackfillSince binds the backfill query's :since to now minus this, in unix seconds
+	// (0: :since is 0, no bound).
+	BackfillSince time.Duration
 	// Waybill: the first statement is the guarded update; the rest run when it changed the row or
 	// when the row already holds this waybill (completing a write cut short), so they must be
 	// idempotent.
@@ -44,6 +47,7 @@ type DB struct {
 	query    *enrichment
 	items    *enrichment
 	backfill *prepared
+	since    time.Duration
 	waybill  []*prepared
 	current  *prepared
 	status   map[string][]*prepared
@@ -96,7 +100,7 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 	}
 	d.query = enrich("orders.query", cfg.Query)
 	d.items = enrich("orders.items_query", cfg.ItemsQuery)
-	d.backfill = prep("orders.backfill_query", cfg.BackfillQuery)
+	d.backfill, d.since = prep("orders.backfill_query", cfg.BackfillQuery), cfg.BackfillSince
 	for i, s := range cfg.Waybill {
 		d.waybill = append(d.waybill, prep(fmt.Sprintf("writeback.waybill[%d]", i), s))
 	}
@@ -146,7 +150,11 @@ func (d *DB) Backfill(ctx context.Context) ([]string, error) {
 	if d.backfill == nil {
 		return nil, nil
 	}
-	rows, err := d.backfill.stmt.QueryContext(ctx)
+	var since int64
+	if d.since > 0 {
+		since = time.Now().Add(-d.since).Unix()
+	}
+	rows, err := d.backfill.stmt.QueryContext(ctx, mustArgs(d.backfill, map[string]any{"since": since})...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", d.backfill.name, err)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,13 +59,16 @@ type Shop struct {
 
 // Orders says which table is watched, what "paid" means and how an order is read.
 type Orders struct {
-	Table         string        `yaml:"table"` // schema.table, or a table of Shop.Database
-	Key           string        `yaml:"key"`   // primary key column, bound as :key
-	Paid          Condition     `yaml:"paid"`
-	When          []Condition   `yaml:"when"` // extra conditions on the after-image
-	Query         string        `yaml:"query"`
-	ItemsQuery    string        `yaml:"items_query"`
-	BackfillQuery string        `yaml:"backfill_query"`
+	Table         string      `yaml:"table"` // schema.table, or a table of Shop.Database
+	Key           string      `yaml:"key"`   // primary key column, bound as :key
+	Paid          Condition   `yaml:"paid"`
+	When          []Condition `yaml:"when"` // extra conditions on the after-image
+	Query         string      `yaml:"query"`
+	ItemsQuery    string      `yaml:"items_query"`
+	BackfillQuery string      `yaml:"backfill_query"`
+	// BackfillSince bounds the backfill to recent orders: the query's :since is bound to now
+	// minus this, in unix seconds (0: no bound, :since is 0).
+	BackfillSince time.Duration `yaml:"backfill_since"`
 	ReadyTimeout  time.Duration `yaml:"ready_timeout"`
 	ReadDelay     time.Duration `yaml:"read_delay"`
 }
@@ -82,6 +86,19 @@ func (o Orders) SchemaTable() (schema, table string) {
 type Condition struct {
 	Column string   `yaml:"column"`
 	In     []string `yaml:"in"`
+	// NotIn holds when the value is none of these (with In, both must hold).
+	NotIn []string `yaml:"not_in"`
+}
+
+// Holds reports whether the column's text value v (ok: the column exists) meets the condition.
+func (c Condition) Holds(v string, ok bool) bool {
+	if !ok {
+		return false
+	}
+	if len(c.In) > 0 && !slices.Contains(c.In, v) {
+		return false
+	}
+	return !slices.Contains(c.NotIn, v)
 }
 
 // Writeback holds the SQL templates that write results into the shop's tables. Templates use
@@ -211,8 +228,11 @@ type Routing struct {
 
 // Rule routes matching orders to Carrier. Empty conditions hold.
 type Rule struct {
-	Carrier     string     `yaml:"carrier"`
-	Province    []string   `yaml:"province"`      // receiver_province is one of these
+	Carrier  string   `yaml:"carrier"`
+	Province []string `yaml:"province"` // receiver_province is one of these
+	// Country: receiver_country is one of these (ISO codes or names as the shop stores them). An
+	// order to a foreign country (not CN, China, 中国...) only ever matches a rule that names it.
+	Country     []string   `yaml:"country"`
 	MinWeightKg float64    `yaml:"min_weight_kg"` // weight_kg >= this
 	MaxWeightKg float64    `yaml:"max_weight_kg"` // weight_kg <= this (0: no limit)
 	Column      *Condition `yaml:"column"`        // a column orders.query returns, by its text
@@ -348,6 +368,12 @@ func Load(path string) (*Config, error) {
 // line, each prefixed with its YAML path, in file order.
 func Parse(data []byte) (*Config, error) {
 	return parse(data, os.LookupEnv)
+}
+
+// ParseEnv is Parse with the environment read through lookup (e.g. a placeholder for every
+// secret, to check a configuration before its secrets exist).
+func ParseEnv(data []byte, lookup func(name string) (string, bool)) (*Config, error) {
+	return parse(data, lookup)
 }
 
 // applyDefaults fills every unset (zero) value that has a default. It is the only place

@@ -278,8 +278,8 @@ func (c *Config) validateOrders(v *validator) {
 	for i, w := range o.When {
 		p := fmt.Sprintf("orders.when[%d]", i)
 		v.required(p+".column", w.Column, "")
-		if len(w.In) == 0 {
-			v.add(p+".in", "required (at least one value)")
+		if len(w.In) == 0 && len(w.NotIn) == 0 {
+			v.add(p+".in", "required (at least one value; or not_in)")
 		}
 	}
 	if o.Query == "" {
@@ -289,6 +289,12 @@ func (c *Config) validateOrders(v *validator) {
 	}
 	if o.ItemsQuery != "" {
 		v.orderQuery("orders.items_query", o.ItemsQuery, key)
+	}
+	if o.BackfillQuery != "" {
+		v.sql("orders.backfill_query", o.BackfillQuery, []string{"since"})
+	}
+	if o.BackfillSince < 0 {
+		v.add("orders.backfill_since", "must not be negative (got %s)", o.BackfillSince)
 	}
 	v.positive("orders.ready_timeout", o.ReadyTimeout)
 	if o.ReadDelay < 0 {
@@ -471,8 +477,8 @@ func (c *Config) validateRouting(v *validator) {
 		if r.MinWeightKg < 0 || r.MaxWeightKg < 0 || (r.MaxWeightKg > 0 && r.MaxWeightKg < r.MinWeightKg) {
 			v.add(p, "weights must be >= 0 and max_weight_kg >= min_weight_kg")
 		}
-		if r.Column != nil && (r.Column.Column == "" || len(r.Column.In) == 0) {
-			v.add(p+".column", "needs column and in")
+		if r.Column != nil && (r.Column.Column == "" || len(r.Column.In) == 0 && len(r.Column.NotIn) == 0) {
+			v.add(p+".column", "needs column and in (or not_in)")
 		}
 	}
 }

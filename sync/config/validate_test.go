@@ -75,7 +75,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{"when", func(c *Config) { c.Orders.When = []Condition{{Column: "a", In: []string{"0"}}, {}} }, []string{
 			"orders.when[1].column: required",
-			"orders.when[1].in: required (at least one value)",
+			"orders.when[1].in: required (at least one value; or not_in)",
 		}},
 		{"query missing", func(c *Config) { c.Orders.Query = "" }, []string{"orders.query: required (reads the orders of :keys, an IN list, or one order by :key)"}},
 		{"query without key", func(c *Config) { c.Orders.Query = "SELECT 1 AS order_code WHERE id = ':key'" }, []string{"orders.query: must use the parameter :key"}},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/address"
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/state"
@@ -33,12 +34,18 @@ func candidates(cfg *config.Config, set carrier.Set, o shopdb.Order, rec state.R
 		}
 		return nil, fmt.Errorf("carrier %q, chosen with dlq retry --carrier, is no longer configured", rec.Route)
 	}
-	first := cfg.Routing.Default
+	first, foreign := cfg.Routing.Default, !address.Domestic(o.ReceiverCountry)
+	matched := false
 	for _, r := range cfg.Routing.Rules {
-		if ruleMatches(r, o) {
-			first = r.Carrier
+		if (!foreign || len(r.Country) > 0) && ruleMatches(r, o) {
+			first, matched = r.Carrier, true
 			break
 		}
+	}
+	if foreign && !matched {
+		// Never a domestic waybill for an address abroad.
+		return nil, fmt.Errorf("no carrier for country %q: add a routing rule with country: [%q] "+
+			"and a carrier that ships there", o.ReceiverCountry, o.ReceiverCountry)
 	}
 	names := append([]string{first}, cfg.Routing.Failover...)
 	var out []*carrier.Carrier
@@ -51,7 +58,9 @@ func candidates(cfg *config.Config, set carrier.Set, o shopdb.Order, rec state.R
 }
 
 func ruleMatches(r config.Rule, o shopdb.Order) bool {
-	if len(r.Province) > 0 && !slices.Contains(r.Province, o.ReceiverProvince) {
+	if len(r.Province) > 0 && !slices.ContainsFunc(r.Province, func(p string) bool {
+		return address.Province(p) == address.Province(o.ReceiverProvince)
+	}) {
 		return false
 	}
 	if r.MinWeightKg > 0 && o.WeightKg < r.MinWeightKg {
@@ -60,9 +69,12 @@ func ruleMatches(r config.Rule, o shopdb.Order) bool {
 	if r.MaxWeightKg > 0 && o.WeightKg > r.MaxWeightKg {
 		return false
 	}
+	if len(r.Country) > 0 && !slices.Contains(r.Country, o.ReceiverCountry) {
+		return false
+	}
 	if c := r.Column; c != nil {
 		v, ok := o.Columns[c.Column]
-		if !ok || !slices.Contains(c.In, v) {
+		if !c.Holds(v, ok) {
 			return false
 		}
 	}
@@ -82,7 +94,7 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 	if strings.TrimSpace(o.ReceiverAddress) == "" {
 		missing = append(missing, "receiver_address")
 	}
-	if strings.TrimSpace(o.ReceiverProvince) == "" || strings.TrimSpace(o.ReceiverCity) == "" {
+	if address.Domestic(o.ReceiverCountry) && (strings.TrimSpace(o.ReceiverProvince) == "" || strings.TrimSpace(o.ReceiverCity) == "") {
 		missing = append(missing, "receiver_province/receiver_city")
 	}
 	if len(missing) > 0 {
@@ -94,11 +106,15 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 			weight += it.WeightKg * float64(it.Quantity)
 		}
 	}
+	province := o.ReceiverProvince
+	if address.Domestic(o.ReceiverCountry) {
+		province = address.Province(province) // Beijing, GD, 广东 -> 北京, 广东省
+	}
 	return carrier.Shipment{
 		OrderCode: o.Code,
 		Sender:    sender,
 		Receiver: config.Address{Name: o.ReceiverName, Mobile: o.ReceiverMobile, Phone: o.ReceiverPhone,
-			Province: o.ReceiverProvince, City: o.ReceiverCity, District: o.ReceiverDistrict,
+			Province: province, City: o.ReceiverCity, District: o.ReceiverDistrict,
 			Address: o.ReceiverAddress, Postcode: o.ReceiverPostcode},
 		Items:    items,
 		WeightKg: weight,

@@ -1,8 +1,6 @@
 package tail
 
 import (
-	"slices"
-
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/config"
 )
@@ -19,8 +17,7 @@ type rule struct {
 }
 
 func holds(c config.Condition, im image) bool {
-	v, ok := im.Text(c.Column)
-	return ok && slices.Contains(c.In, v)
+	return c.Holds(im.Text(c.Column))
 }
 
 // transition reports whether the row change makes an order paid: the predicate false before and
