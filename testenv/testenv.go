@@ -383,7 +383,7 @@ func FreeAddr(t testing.TB) string {
 }
 
 // ShopDB returns a pool on database name whose every session runs with the relaxed sql_mode
-// ('') the shops set for themselves (several install schemas have NOT NULL columns without a
+// (”) the shops set for themselves (several install schemas have NOT NULL columns without a
 // default that their PHP never fills), closed at cleanup. Tests insert orders through it the way
 // the shop's own code does.
 func ShopDB(t testing.TB, name string) *sql.DB {
