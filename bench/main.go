@@ -183,7 +183,7 @@ var scales = map[string]scale{
 		pollSizes: []int{10_000}, pollRate: 100, pollFor: 4 * time.Second, pollEvery: time.Second,
 		pollVariant: []string{"unindexed", "indexed"}},
 	"full": {name: "full", ingestRows: 1_000_000, ingestRuns: 3, drainOrders: 20_000,
-		latencyRate: 500, latencyFor: 60 * time.Second, latencyLow: 200, slowOrders: 6_000,
+		latencyRate: 2000, latencyFor: 60 * time.Second, latencyLow: 500, slowOrders: 6_000,
 		memoryFor: 150 * time.Second, memoryRate: 400,
 		pollSizes: []int{10_000, 100_000, 1_000_000}, pollRate: 100, pollFor: 8 * time.Second, pollEvery: time.Second,
 		pollVariant: []string{"unindexed", "ecshop-index", "indexed"}},

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
@@ -21,7 +23,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "configuration file")
 	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+		return flagError(err)
 	}
 	failed := false
 	line := func(ok bool, name, detail string) {
@@ -70,11 +72,13 @@ func checkShop(ctx context.Context, cfg *config.Config, line func(bool, string, 
 		}
 		checkMySQL8(ctx, db, line, cfg)
 		checkGrants(ctx, db, line)
+		checkPredicate(ctx, db, cfg, line)
 		if s, err := shopdb.Open(ctx, db, shopConfig(cfg)); err != nil {
 			line(false, "SQL templates prepare", err.Error())
 		} else {
-			s.Close()
 			line(true, "SQL templates prepare", "")
+			checkColumns(ctx, s, line, warn)
+			s.Close()
 		}
 	}
 }
@@ -267,4 +271,141 @@ func checkGrants(ctx context.Context, db *sql.DB, line func(bool, string, string
 		return
 	}
 	line(true, "grants (REPLICATION SLAVE, REPLICATION CLIENT, SELECT, UPDATE)", "")
+}
+
+// checkColumns runs the enrichment queries for a key no order has and compares the columns they
+// return with the canonical names: a near miss (receiver_provnce) would otherwise be kept as an
+// extra column and the order dead-lettered later for a missing province.
+func checkColumns(ctx context.Context, s *shopdb.DB, line func(bool, string, string), warn func(string, string)) {
+	orders, items, err := s.ResultColumns(ctx)
+	if err != nil {
+		line(false, "enrichment queries run", err.Error())
+		return
+	}
+	judge := func(query string, cols, canonical, required []string) {
+		ok := true
+		for _, c := range cols {
+			if slices.Contains(canonical, c) {
+				continue
+			}
+			if near := config.Suggest(c, canonical); near != "" {
+				line(false, query+" column "+c, fmt.Sprintf("not a column shipsync knows: did you mean %s?", near))
+				ok = false
+				continue
+			}
+			warn(query+" column "+c, "not a canonical name: kept for routing rules (routing.rules[].column) only")
+		}
+		for _, r := range required {
+			if !slices.Contains(cols, r) {
+				line(false, query+" returns "+r, "missing: it is required")
+				ok = false
+			}
+		}
+		if ok {
+			line(true, query+" columns", strings.Join(cols, ", "))
+		}
+	}
+	judge("orders.query", orders, shopdb.CanonicalOrderColumns, []string{"order_code"})
+	for _, c := range []string{"receiver_name", "receiver_address", "receiver_province", "receiver_city"} {
+		if !slices.Contains(orders, c) {
+			warn("orders.query returns no "+c, "every domestic order will be dead-lettered for missing "+c)
+		}
+	}
+	if items != nil {
+		judge("orders.items_query", items, shopdb.CanonicalItemColumns, []string{"quantity"})
+	}
+}
+
+// checkPredicate compares orders.paid and orders.when with the columns of orders.table: a
+// column that does not exist, or a value its type can never hold ("Processing" for an integer
+// status), would mean no order is ever detected.
+func checkPredicate(ctx context.Context, db *sql.DB, cfg *config.Config, line func(bool, string, string)) {
+	schema, table := cfg.Orders.SchemaTable()
+	if schema == "" {
+		schema = cfg.Shop.Database
+	}
+	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table)
+	if err != nil {
+		line(false, "columns of "+schema+"."+table, err.Error())
+		return
+	}
+	defer rows.Close()
+	types := map[string][2]string{}
+	var names []string
+	for rows.Next() {
+		var name, dataType, colType string
+		if err := rows.Scan(&name, &dataType, &colType); err != nil {
+			line(false, "columns of "+schema+"."+table, err.Error())
+			return
+		}
+		types[strings.ToLower(name)] = [2]string{strings.ToLower(dataType), colType}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		line(false, "columns of "+schema+"."+table, err.Error())
+		return
+	}
+	if len(types) == 0 {
+		line(false, "orders.table "+schema+"."+table, "no such table, or the user may not read it")
+		return
+	}
+	conds := []struct {
+		path string
+		c    config.Condition
+	}{{"orders.paid", cfg.Orders.Paid}}
+	for i, w := range cfg.Orders.When {
+		conds = append(conds, struct {
+			path string
+			c    config.Condition
+		}{fmt.Sprintf("orders.when[%d]", i), w})
+	}
+	for _, c := range conds {
+		t, ok := types[strings.ToLower(c.c.Column)]
+		if !ok {
+			detail := fmt.Sprintf("%s.%s has no column %q", schema, table, c.c.Column)
+			if near := config.Suggest(c.c.Column, names); near != "" {
+				detail += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+			line(false, c.path+".column", detail)
+			continue
+		}
+		bad := ""
+		for _, v := range append(slices.Clone(c.c.In), c.c.NotIn...) {
+			if why := impossibleValue(t[0], t[1], v); why != "" {
+				bad = fmt.Sprintf("%q can never match %s (%s): %s", v, c.c.Column, t[1], why)
+				break
+			}
+		}
+		if bad != "" {
+			line(false, c.path, bad)
+			continue
+		}
+		line(true, c.path, fmt.Sprintf("%s is %s", c.c.Column, t[1]))
+	}
+}
+
+// impossibleValue says why a value compared as text can never be the binlog's text of a column
+// of this type, or "".
+func impossibleValue(dataType, columnType, v string) string {
+	switch dataType {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year":
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return "the column holds whole numbers"
+		}
+	case "decimal", "float", "double":
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return "the column holds numbers"
+		}
+	case "enum":
+		inner := strings.TrimSuffix(strings.TrimPrefix(columnType, "enum("), ")")
+		var allowed []string
+		for _, a := range strings.Split(inner, ",") {
+			allowed = append(allowed, strings.Trim(a, "'"))
+		}
+		if !slices.Contains(allowed, v) {
+			return "the column holds one of " + strings.Join(allowed, ", ")
+		}
+	}
+	return ""
 }

@@ -63,6 +63,32 @@ func TestCheck(t *testing.T) {
 		t.Errorf("a template naming a missing column: err %v, output:\n%s", err, out)
 	}
 
+	// What a newcomer on OpenCart tripped over: a misspelt alias passed check and the orders
+	// were dead-lettered later; a paid value of the wrong type meant nothing was ever detected.
+	for _, c := range []struct{ name, from, to, want string }{
+		{"misspelt alias", "AS receiver_province", "AS receiver_provnce",
+			"FAIL orders.query column receiver_provnce: not a column shipsync knows: did you mean receiver_province?"},
+		{"paid value of the wrong type", `in: ["2"] # values compare`, `in: ["Processing"] # values compare`,
+			`FAIL orders.paid: "Processing" can never match pay_status (tinyint(1) unsigned): the column holds whole numbers`},
+		{"paid column misspelt", "column: pay_status", "column: pay_stauts",
+			`FAIL orders.paid.column: `},
+	} {
+		path := filepath.Join(t.TempDir(), "trap.yaml")
+		if !bytes.Contains(raw, []byte(c.from)) {
+			t.Fatalf("%s: config.yaml has no %q", c.name, c.from)
+		}
+		if err := os.WriteFile(path, bytes.Replace(raw, []byte(c.from), []byte(c.to), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err = run(path)
+		if !errors.As(err, &code) || code != 1 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: err %v, want a line %q in:\n%s", c.name, err, c.want, out)
+		}
+	}
+	if out, _ := run(good); !strings.Contains(out, "ok   orders.query columns: order_key, order_code") || !strings.Contains(out, "ok   orders.paid: pay_status is tinyint") {
+		t.Errorf("a good setup's column checks:\n%s", out)
+	}
+
 	badYAML := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(badYAML, bytes.Replace(raw, []byte("max_in_flight: auto"), []byte("max_in_flight: lots"), 1), 0o600); err != nil {
 		t.Fatal(err)

@@ -37,6 +37,10 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprint(stderr, dlqUsage)
 		return exitCode(2)
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, dlqUsage)
+		return nil
+	}
 	sub := args[0]
 	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,14 +53,14 @@ func dlqCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var keys []string
 	for rest := args[1:]; ; {
 		if err := fs.Parse(rest); err != nil {
-			return exitCode(2)
+			return flagError(err)
 		}
 		if fs.NArg() == 0 {
 			break
 		}
 		keys, rest = append(keys, fs.Arg(0)), fs.Args()[1:]
 	}
-	cfg, err := config.Load(*path)
+	cfg, err := loadAdminConfig(*path)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -85,13 +86,21 @@ func TestAdminCommandsWithoutTheShop(t *testing.T) {
 		{"broken orders.query", func(*testing.T) [2]string {
 			return [2]string{"  FROM ecs_order_info o\n", "  FROM no_such_table o\n"}
 		}, false},
+		// The carriers' secrets live only where the daemon runs: an operator's shell without
+		// KDNIAO_APP_KEY still reads and repairs the state.
+		{"no carrier secret in the environment", func(t *testing.T) [2]string {
+			t.Setenv("KDNIAO_APP_KEY", "")
+			os.Unsetenv("KDNIAO_APP_KEY") //nolint:errcheck // restored by t.Setenv at cleanup
+			return [2]string{"max_in_flight: auto", "max_in_flight: auto"}
+		}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, name := testenv.NewDatabase(t)
 			rdb, prefix := testenv.RequireRedis(t)
 			t.Setenv("SHOP_DB_PASSWORD", testenv.MySQLPassword())
 			t.Setenv("KDNIAO_APP_KEY", testenv.TestAppKey)
-			conf := testenv.WriteConfig(t, name, prefix, "http://127.0.0.1:8700", c.broken(t))
+			broken := c.broken(t)
+			conf := testenv.WriteConfig(t, name, prefix, "http://127.0.0.1:8700", broken)
 			s := state.New(rdb, prefix)
 			ctx := context.Background()
 			for key, sticky := range map[string]bool{"5": false, "6": true, "7": false} {

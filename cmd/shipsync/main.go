@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "shipsync:", err)
 		os.Exit(1)
 	}
+}
+
+// flagError is a command's answer to its flags failing to parse: exit status 2, or 0 after
+// -h/--help printed the usage (asking for help is not an error).
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitCode(0)
+	}
+	return exitCode(2)
 }
 
 // exitCode ends the process with a status after the command printed its own report.

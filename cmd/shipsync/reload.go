@@ -82,7 +82,7 @@ func reloadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.yaml", "the running daemon's configuration file, edited")
 	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+		return flagError(err)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+		return flagError(err)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {

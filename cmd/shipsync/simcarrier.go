@@ -50,7 +50,7 @@ func simCarrierCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	returnRate := fs.Float64("return-rate", 0, "fraction of waybills refused and returned to the sender (0-1)")
 	noPickupRate := fs.Float64("no-pickup-rate", 0, "fraction of waybills never picked up (0-1)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
 
 	var problems []error

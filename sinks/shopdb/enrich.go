@@ -407,3 +407,34 @@ func parseFloat(s string) (float64, error) {
 	}
 	return strconv.ParseFloat(s, 64)
 }
+
+// CanonicalOrderColumns are the column names orders.query may return with a meaning to
+// shipsync (any other column is kept for routing rules).
+var CanonicalOrderColumns = []string{"order_key", "order_code", "receiver_name", "receiver_mobile", "receiver_phone",
+	"receiver_country", "receiver_province", "receiver_city", "receiver_district", "receiver_address",
+	"receiver_postcode", "remark", "weight_kg", "volume_m3"}
+
+// CanonicalItemColumns are those of orders.items_query.
+var CanonicalItemColumns = []string{"order_key", "name", "quantity", "weight_kg", "price"}
+
+// ResultColumns runs orders.query and orders.items_query (when set) for a key no order has and
+// returns the column names each returns, lower case, for `shipsync check`.
+func (d *DB) ResultColumns(ctx context.Context) (orders, items []string, err error) {
+	const nobody = "\x00shipsync-check"
+	cols := func(e *enrichment) ([]string, error) {
+		if e == nil {
+			return nil, nil
+		}
+		values := map[string]any{"key": nobody}
+		if e.byKeys {
+			values = map[string]any{"keys": []string{nobody}}
+		}
+		c, _, err := d.read(ctx, e, 1, values, "a key no order has", 1)
+		return c, err
+	}
+	if orders, err = cols(d.query); err != nil {
+		return nil, nil, err
+	}
+	items, err = cols(d.items)
+	return orders, items, err
+}

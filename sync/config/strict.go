@@ -387,3 +387,7 @@ func commonPath(paths []string) string {
 	}
 	return common
 }
+
+// Suggest returns the candidate closest to name when it is close enough to be a typo of it
+// ("receiver_provnce" for receiver_province), else "".
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }

@@ -47,6 +47,13 @@ func candidates(cfg *config.Config, set carrier.Set, o shopdb.Order, rec state.R
 		return nil, fmt.Errorf("no carrier for country %q: add a routing rule with country: [%q] "+
 			"and a carrier that ships there", o.ReceiverCountry, o.ReceiverCountry)
 	}
+	if foreign {
+		// routing.failover lists domestic carriers: an order abroad goes to its rule's only.
+		if c, ok := set[first]; ok {
+			return []*carrier.Carrier{c}, nil
+		}
+		return nil, nil
+	}
 	names := append([]string{first}, cfg.Routing.Failover...)
 	var out []*carrier.Carrier
 	for i, n := range names {

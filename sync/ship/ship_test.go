@@ -880,9 +880,10 @@ func TestCandidates(t *testing.T) {
 			{Carrier: "zto", MinWeightKg: 20},
 			{Carrier: "yto", MinWeightKg: 5, MaxWeightKg: 10},
 			{Carrier: "jd", Column: &config.Condition{Column: "shipping_id", In: []string{"9"}}},
+			{Carrier: "dhl", Country: []string{"US", "DE"}},
 		}}}
 	set := carrier.Set{}
-	for _, n := range []string{"sf", "zto", "ems", "jd", "yto"} {
+	for _, n := range []string{"sf", "zto", "ems", "jd", "yto", "dhl"} {
 		set[n] = carrier.New(config.Carrier{Name: n, MaxInFlight: "1", Breaker: config.Breaker{Failures: 1, Cooldown: time.Second}}, nil, nil, nil)
 	}
 	tests := []struct {
@@ -905,6 +906,12 @@ func TestCandidates(t *testing.T) {
 		{"sent back to a chosen carrier (dlq retry --carrier)", shopdb.Order{ReceiverProvince: "西藏"}, state.Record{Route: "jd"}, "jd"},
 		{"the pin beats a chosen carrier", shopdb.Order{}, state.Record{Carrier: "zto", Sticky: true, Route: "jd"}, "zto"},
 		{"a chosen carrier no longer configured", shopdb.Order{}, state.Record{Route: "gone"}, "error"},
+		{"province rule in English", shopdb.Order{ReceiverProvince: "Tibet", WeightKg: 1}, state.Record{}, "ems zto sf"},
+		{"province rule in full", shopdb.Order{ReceiverProvince: "新疆维吾尔自治区", WeightKg: 1}, state.Record{}, "ems zto sf"},
+		{"domestic by name", shopdb.Order{ReceiverCountry: "China", ReceiverProvince: "Beijing"}, state.Record{}, "sf zto ems"},
+		{"abroad with a rule naming the country", shopdb.Order{ReceiverCountry: "US"}, state.Record{}, "dhl"},
+		{"abroad: domestic rules never match", shopdb.Order{ReceiverCountry: "DE", WeightKg: 25}, state.Record{}, "dhl"},
+		{"abroad without a rule: never a domestic waybill", shopdb.Order{ReceiverCountry: "JP", ReceiverProvince: "Tokyo"}, state.Record{}, "error"},
 	}
 	for _, tt := range tests {
 		cs, err := candidates(cfg, set, tt.order, tt.rec)
