@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -171,6 +172,14 @@ func runPreset(t *testing.T, sys system, schemaPath, prefix string) {
 	})
 	d.Stop(syscall.SIGKILL) //nolint:errcheck // killed on purpose
 	d.Start()
+	// The pushes below need the restarted daemon's listener (it may have nothing left to ship).
+	testenv.Eventually(t, 30*time.Second, 20*time.Millisecond, func() (bool, string) {
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil, fmt.Sprintf("the restarted shipsync does not listen on %s: %v", listen, err)
+	})
 	paid = append(paid, wave...)
 	waitShipped(t, s, sys, carrier, paid)
 	if st := carrier.Stats(); st.Creates != int64(len(paid)) {

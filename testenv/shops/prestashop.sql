@@ -1,0 +1,352 @@
+-- PrestaShop 1.6.1.24: the order tables shipsync reads and writes, as PrestaShop's installer creates
+-- them (install-dev/data/db_structure.sql of github.com/PrestaShop/PrestaShop-1.6, tag 1.6.1.24,
+-- rendered the way install-dev/models/install.php does with its defaults: PREFIX_ -> ps_,
+-- ENGINE_TYPE -> InnoDB, charset utf8), plus the default order states of
+-- install-dev/data/xml/order_state.xml with their English names. The project's own fixture: make test
+-- runs every PrestaShop test on it when ../shared/schemas is not beside the checkout; with it, the
+-- real install schema is used instead (CI requires it). Keep names, types, engines, charsets and
+-- indexes as PrestaShop's. Left out: every table the prestashop preset and its test never touch
+-- (carts, products, stock, invoices, payments, messages, configuration, returns).
+--   ps_orders.current_state (ids of ps_order_state, configuration PS_OS_*):
+--     1 Awaiting check payment, 2 Payment accepted, 3 Processing in progress, 4 Shipped, 5 Delivered,
+--     6 Canceled, 7 Refunded, 8 Payment error, 9 On backorder (paid), 10 Awaiting bank wire payment,
+--     11 Awaiting PayPal payment, 12 Remote payment accepted, 13 On backorder (not paid),
+--     14 Awaiting Cash On Delivery validation. Paid (ps_order_state.paid = 1): 2, 3, 4, 5, 9, 12.
+--   Every state change (OrderHistory::changeIdOrderState) sets current_state (and valid = the
+--   state's logable) and inserts a ps_order_history row.
+--   The tracking number: ps_order_carrier.tracking_number and ps_orders.shipping_number (the
+--   admin's submitShippingNumber writes both); ps_carrier.url is the tracking URL, '@' = the number.
+--   Weights (ps_order_detail.product_weight per unit, ps_order_carrier.weight) are in the shop's
+--   PS_WEIGHT_UNIT (kg by default).
+-- Some columns are NOT NULL without a DEFAULT: PrestaShop runs with a relaxed sql_mode.
+
+SET SESSION sql_mode = '';
+SET NAMES 'utf8';
+
+CREATE TABLE `ps_orders` (
+  `id_order` int(10) unsigned NOT NULL auto_increment,
+  `reference` VARCHAR(9),
+  `id_shop_group` INT(11) UNSIGNED NOT NULL DEFAULT '1',
+  `id_shop` INT(11) UNSIGNED NOT NULL DEFAULT '1',
+  `id_carrier` int(10) unsigned NOT NULL,
+  `id_lang` int(10) unsigned NOT NULL,
+  `id_customer` int(10) unsigned NOT NULL,
+  `id_cart` int(10) unsigned NOT NULL,
+  `id_currency` int(10) unsigned NOT NULL,
+  `id_address_delivery` int(10) unsigned NOT NULL,
+  `id_address_invoice` int(10) unsigned NOT NULL,
+  `current_state` int(10) unsigned NOT NULL,
+  `secure_key` varchar(32) NOT NULL DEFAULT '-1',
+  `payment` varchar(255) NOT NULL,
+  `conversion_rate` decimal(13,6) NOT NULL DEFAULT 1,
+  `module` varchar(255) DEFAULT NULL,
+  `recyclable` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `gift` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `gift_message` text,
+  `mobile_theme` tinyint(1) NOT NULL DEFAULT '0',
+  `shipping_number` varchar(64) DEFAULT NULL,
+  `total_discounts` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_discounts_tax_incl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_discounts_tax_excl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_paid` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_paid_tax_incl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_paid_tax_excl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_paid_real` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_products` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_products_wt` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_shipping` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_shipping_tax_incl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_shipping_tax_excl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `carrier_tax_rate` DECIMAL(10, 3) NOT NULL DEFAULT '0.00',
+  `total_wrapping` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_wrapping_tax_incl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `total_wrapping_tax_excl` decimal(20,6) NOT NULL DEFAULT '0.00',
+  `round_mode` tinyint(1) NOT NULL DEFAULT '2',
+  `round_type` tinyint(1) NOT NULL DEFAULT '1',
+  `invoice_number` int(10) unsigned NOT NULL DEFAULT '0',
+  `delivery_number` int(10) unsigned NOT NULL DEFAULT '0',
+  `invoice_date` datetime NOT NULL,
+  `delivery_date` datetime NOT NULL,
+  `valid` int(1) unsigned NOT NULL DEFAULT '0',
+  `date_add` datetime NOT NULL,
+  `date_upd` datetime NOT NULL,
+  PRIMARY KEY (`id_order`),
+  KEY `reference` (`reference`),
+  KEY `id_customer` (`id_customer`),
+  KEY `id_cart` (`id_cart`),
+  KEY `invoice_number` (`invoice_number`),
+  KEY `id_carrier` (`id_carrier`),
+  KEY `id_lang` (`id_lang`),
+  KEY `id_currency` (`id_currency`),
+  KEY `id_address_delivery` (`id_address_delivery`),
+  KEY `id_address_invoice` (`id_address_invoice`),
+  KEY `id_shop_group` (`id_shop_group`),
+  KEY (`current_state`),
+  KEY `id_shop` (`id_shop`),
+  INDEX `date_add`(`date_add`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_order_detail` (
+  `id_order_detail` int(10) unsigned NOT NULL auto_increment,
+  `id_order` int(10) unsigned NOT NULL,
+  `id_order_invoice` int(11) DEFAULT NULL,
+  `id_warehouse` int(10) unsigned DEFAULT '0',
+  `id_shop` int(11) unsigned NOT NULL,
+  `product_id` int(10) unsigned NOT NULL,
+  `product_attribute_id` int(10) unsigned DEFAULT NULL,
+  `product_name` varchar(255) NOT NULL,
+  `product_quantity` int(10) unsigned NOT NULL DEFAULT '0',
+  `product_quantity_in_stock` int(10) NOT NULL DEFAULT '0',
+  `product_quantity_refunded` int(10) unsigned NOT NULL DEFAULT '0',
+  `product_quantity_return` int(10) unsigned NOT NULL DEFAULT '0',
+  `product_quantity_reinjected` int(10) unsigned NOT NULL DEFAULT '0',
+  `product_price` decimal(20,6) NOT NULL DEFAULT '0.000000',
+  `reduction_percent` DECIMAL(10, 2) NOT NULL DEFAULT '0.00',
+  `reduction_amount` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `reduction_amount_tax_incl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `reduction_amount_tax_excl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `group_reduction` DECIMAL(10, 2) NOT NULL DEFAULT '0.000000',
+  `product_quantity_discount` decimal(20,6) NOT NULL DEFAULT '0.000000',
+  `product_ean13` varchar(13) DEFAULT NULL,
+  `product_upc` varchar(12) DEFAULT NULL,
+  `product_reference` varchar(32) DEFAULT NULL,
+  `product_supplier_reference` varchar(32) DEFAULT NULL,
+  `product_weight` DECIMAL(20,6) NOT NULL,
+  `id_tax_rules_group` INT(11) UNSIGNED DEFAULT '0',
+  `tax_computation_method` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `tax_name` varchar(16) NOT NULL,
+  `tax_rate` DECIMAL(10,3) NOT NULL DEFAULT '0.000',
+  `ecotax` decimal(21,6) NOT NULL DEFAULT '0.00',
+  `ecotax_tax_rate` DECIMAL(5,3) NOT NULL DEFAULT '0.000',
+  `discount_quantity_applied` TINYINT(1) NOT NULL DEFAULT '0',
+  `download_hash` varchar(255) DEFAULT NULL,
+  `download_nb` int(10) unsigned DEFAULT '0',
+  `download_deadline` datetime DEFAULT NULL,
+  `total_price_tax_incl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `total_price_tax_excl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `unit_price_tax_incl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `unit_price_tax_excl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `total_shipping_price_tax_incl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `total_shipping_price_tax_excl` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `purchase_supplier_price` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `original_product_price` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  `original_wholesale_price` DECIMAL(20, 6) NOT NULL DEFAULT '0.000000',
+  PRIMARY KEY (`id_order_detail`),
+  KEY `order_detail_order` (`id_order`),
+  KEY `product_id` (`product_id`),
+  KEY `product_attribute_id` (`product_attribute_id`),
+  KEY `id_tax_rules_group` (`id_tax_rules_group`),
+  KEY `id_order_id_order_detail` (`id_order`, `id_order_detail`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_order_carrier` (
+  `id_order_carrier` int(11) NOT NULL AUTO_INCREMENT,
+  `id_order` int(11) unsigned NOT NULL,
+  `id_carrier` int(11) unsigned NOT NULL,
+  `id_order_invoice` int(11) unsigned DEFAULT NULL,
+  `weight` DECIMAL(20,6) DEFAULT NULL,
+  `shipping_cost_tax_excl` decimal(20,6) DEFAULT NULL,
+  `shipping_cost_tax_incl` decimal(20,6) DEFAULT NULL,
+  `tracking_number` varchar(64) DEFAULT NULL,
+  `date_add` datetime NOT NULL,
+  PRIMARY KEY (`id_order_carrier`),
+  KEY `id_order` (`id_order`),
+  KEY `id_carrier` (`id_carrier`),
+  KEY `id_order_invoice` (`id_order_invoice`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_order_history` (
+  `id_order_history` int(10) unsigned NOT NULL auto_increment,
+  `id_employee` int(10) unsigned NOT NULL,
+  `id_order` int(10) unsigned NOT NULL,
+  `id_order_state` int(10) unsigned NOT NULL,
+  `date_add` datetime NOT NULL,
+  PRIMARY KEY (`id_order_history`),
+  KEY `order_history_order` (`id_order`),
+  KEY `id_employee` (`id_employee`),
+  KEY `id_order_state` (`id_order_state`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_order_state` (
+  `id_order_state` int(10) UNSIGNED NOT NULL auto_increment,
+  `invoice` tinyint(1) UNSIGNED DEFAULT '0',
+	`send_email` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+	`module_name` VARCHAR(255) NULL DEFAULT NULL,
+  `color` varchar(32) DEFAULT NULL,
+  `unremovable` tinyint(1) UNSIGNED NOT NULL,
+  `hidden` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+  `logable` tinyint(1) NOT NULL DEFAULT '0',
+  `delivery` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+  `shipped` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+  `paid` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+  `pdf_invoice` tinyint(1) UNSIGNED NOT NULL default '0',
+  `pdf_delivery` tinyint(1) UNSIGNED NOT NULL default '0',
+  `deleted` tinyint(1) UNSIGNED NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id_order_state`),
+  KEY `module_name` (`module_name`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_order_state_lang` (
+  `id_order_state` int(10) unsigned NOT NULL,
+  `id_lang` int(10) unsigned NOT NULL,
+  `name` varchar(64) NOT NULL,
+  `template` varchar(64) NOT NULL,
+  PRIMARY KEY (`id_order_state`,`id_lang`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_address` (
+  `id_address` int(10) unsigned NOT NULL auto_increment,
+  `id_country` int(10) unsigned NOT NULL,
+  `id_state` int(10) unsigned DEFAULT NULL,
+  `id_customer` int(10) unsigned NOT NULL DEFAULT '0',
+  `id_manufacturer` int(10) unsigned NOT NULL DEFAULT '0',
+  `id_supplier` int(10) unsigned NOT NULL DEFAULT '0',
+  `id_warehouse` int(10) unsigned NOT NULL DEFAULT '0',
+  `alias` varchar(32) NOT NULL,
+  `company` varchar(255) DEFAULT NULL,
+  `lastname` varchar(32) NOT NULL,
+  `firstname` varchar(32) NOT NULL,
+  `address1` varchar(128) NOT NULL,
+  `address2` varchar(128) DEFAULT NULL,
+  `postcode` varchar(12) DEFAULT NULL,
+  `city` varchar(64) NOT NULL,
+  `other` text,
+  `phone` varchar(32) DEFAULT NULL,
+  `phone_mobile` varchar(32) DEFAULT NULL,
+  `vat_number` varchar(32) DEFAULT NULL,
+  `dni` varchar(16) DEFAULT NULL,
+  `date_add` datetime NOT NULL,
+  `date_upd` datetime NOT NULL,
+  `active` tinyint(1) unsigned NOT NULL DEFAULT '1',
+  `deleted` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id_address`),
+  KEY `address_customer` (`id_customer`),
+  KEY `id_country` (`id_country`),
+  KEY `id_state` (`id_state`),
+  KEY `id_manufacturer` (`id_manufacturer`),
+  KEY `id_supplier` (`id_supplier`),
+  KEY `id_warehouse` (`id_warehouse`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_carrier` (
+  `id_carrier` int(10) unsigned NOT NULL AUTO_INCREMENT,
+  `id_reference` int(10) unsigned NOT NULL,
+  `id_tax_rules_group` int(10) unsigned DEFAULT '0',
+  `name` varchar(64) NOT NULL,
+  `url` varchar(255) DEFAULT NULL,
+  `active` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `deleted` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `shipping_handling` tinyint(1) unsigned NOT NULL DEFAULT '1',
+  `range_behavior` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `is_module` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `is_free` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `shipping_external` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `need_range` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `external_module_name` varchar(64) DEFAULT NULL,
+  `shipping_method` int(2) NOT NULL DEFAULT '0',
+  `position` int(10) unsigned NOT NULL DEFAULT '0',
+  `max_width` int(10) DEFAULT '0',
+  `max_height` int(10)  DEFAULT '0',
+  `max_depth` int(10)  DEFAULT '0',
+  `max_weight` DECIMAL(20,6) DEFAULT '0',
+  `grade` int(10)  DEFAULT '0',
+  PRIMARY KEY (`id_carrier`),
+  KEY `deleted` (`deleted`,`active`),
+  KEY `id_tax_rules_group` (`id_tax_rules_group`),
+  KEY `reference` (`id_reference`, `deleted`, `active`)
+) ENGINE=InnoDB  DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_country` (
+  `id_country` int(10) unsigned NOT NULL auto_increment,
+  `id_zone` int(10) unsigned NOT NULL,
+  `id_currency` int(10) unsigned NOT NULL DEFAULT '0',
+  `iso_code` varchar(3) NOT NULL,
+  `call_prefix` int(10) NOT NULL DEFAULT '0',
+  `active` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `contains_states` tinyint(1) NOT NULL DEFAULT '0',
+  `need_identification_number` tinyint(1) NOT NULL DEFAULT '0',
+  `need_zip_code` tinyint(1) NOT NULL DEFAULT '1',
+  `zip_code_format` varchar(12) NOT NULL DEFAULT '',
+  `display_tax_label` BOOLEAN NOT NULL,
+  PRIMARY KEY (`id_country`),
+  KEY `country_iso_code` (`iso_code`),
+  KEY `country_` (`id_zone`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_state` (
+  `id_state` int(10) unsigned NOT NULL auto_increment,
+  `id_country` int(11) unsigned NOT NULL,
+  `id_zone` int(11) unsigned NOT NULL,
+  `name` varchar(64) NOT NULL,
+  `iso_code` varchar(7) NOT NULL,
+  `tax_behavior` smallint(1) NOT NULL DEFAULT '0',
+  `active` tinyint(1) NOT NULL DEFAULT '0',
+  PRIMARY KEY (`id_state`),
+  KEY `id_country` (`id_country`),
+  KEY `name` (`name`),
+  KEY `id_zone` (`id_zone`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+CREATE TABLE `ps_customer` (
+  `id_customer` int(10) unsigned NOT NULL auto_increment,
+  `id_shop_group` INT(11) UNSIGNED NOT NULL DEFAULT '1',
+  `id_shop` INT(11) UNSIGNED NOT NULL DEFAULT '1',
+  `id_gender` int(10) unsigned NOT NULL,
+  `id_default_group` int(10) unsigned NOT NULL DEFAULT '1',
+  `id_lang` int(10) unsigned NULL,
+  `id_risk` int(10) unsigned NOT NULL DEFAULT '1',
+  `company` varchar(64),
+  `siret` varchar(14),
+  `ape` varchar(5),
+  `firstname` varchar(32) NOT NULL,
+  `lastname` varchar(32) NOT NULL,
+  `email` varchar(128) NOT NULL,
+  `passwd` varchar(32) NOT NULL,
+  `last_passwd_gen` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  `birthday` date DEFAULT NULL,
+  `newsletter` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `ip_registration_newsletter` varchar(15) DEFAULT NULL,
+  `newsletter_date_add` datetime DEFAULT NULL,
+  `optin` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `website` varchar(128),
+  `outstanding_allow_amount` DECIMAL( 20,6 ) NOT NULL DEFAULT '0.00',
+  `show_public_prices` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `max_payment_days` int(10) unsigned NOT NULL DEFAULT '60',
+  `secure_key` varchar(32) NOT NULL DEFAULT '-1',
+  `note` text,
+  `active` tinyint(1) unsigned NOT NULL DEFAULT '0',
+  `is_guest` tinyint(1) NOT NULL DEFAULT '0',
+  `deleted` tinyint(1) NOT NULL DEFAULT '0',
+  `date_add` datetime NOT NULL,
+  `date_upd` datetime NOT NULL,
+  PRIMARY KEY (`id_customer`),
+  KEY `customer_email` (`email`),
+  KEY `customer_login` (`email`,`passwd`),
+  KEY `id_customer_passwd` (`id_customer`,`passwd`),
+  KEY `id_gender` (`id_gender`),
+  KEY `id_shop_group` (`id_shop_group`),
+  KEY `id_shop` (`id_shop`, `date_add`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8;
+
+INSERT INTO `ps_order_state` (`id_order_state`,`invoice`,`send_email`,`module_name`,`color`,`unremovable`,`hidden`,`logable`,`delivery`,`shipped`,`paid`,`pdf_invoice`,`pdf_delivery`,`deleted`) VALUES
+(1,0,1,'cheque','#4169E1',1,0,0,0,0,0,0,0,0),
+(2,1,1,NULL,'#32CD32',1,0,1,0,0,1,1,0,0),
+(3,1,1,NULL,'#FF8C00',1,0,1,1,0,1,0,0,0),
+(4,1,1,NULL,'#8A2BE2',1,0,1,1,1,1,0,0,0),
+(5,1,0,NULL,'#108510',1,0,1,1,1,1,0,0,0),
+(6,0,1,NULL,'#DC143C',1,0,0,0,0,0,0,0,0),
+(7,1,1,NULL,'#ec2e15',1,0,0,0,0,0,0,0,0),
+(8,0,1,NULL,'#8f0621',1,0,0,0,0,0,0,0,0),
+(9,1,1,NULL,'#FF69B4',1,0,0,0,0,1,0,0,0),
+(10,0,1,'bankwire','#4169E1',1,0,0,0,0,0,0,0,0),
+(11,0,0,NULL,'#4169E1',1,0,0,0,0,0,0,0,0),
+(12,1,1,NULL,'#32CD32',1,0,1,0,0,1,0,0,0),
+(13,0,1,NULL,'#FF69B4',1,0,0,0,0,0,0,0,0),
+(14,0,0,'cashondelivery','#4169E1',1,0,0,0,0,0,0,0,0);
+INSERT INTO `ps_order_state_lang` (`id_order_state`,`id_lang`,`name`,`template`) VALUES
+(1,1,'Awaiting check payment','cheque'),(2,1,'Payment accepted','payment'),(3,1,'Processing in progress','preparation'),
+(4,1,'Shipped','shipped'),(5,1,'Delivered',''),(6,1,'Canceled','order_canceled'),(7,1,'Refunded','refund'),
+(8,1,'Payment error','payment_error'),(9,1,'On backorder (paid)','outofstock'),(10,1,'Awaiting bank wire payment','bankwire'),
+(11,1,'Awaiting PayPal payment',''),(12,1,'Remote payment accepted','payment'),(13,1,'On backorder (not paid)','outofstock'),
+(14,1,'Awaiting Cash On Delivery validation','cashondelivery');
+
