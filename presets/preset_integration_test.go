@@ -34,6 +34,10 @@ type system struct {
 	schema string   // testenv/shops/<schema> (the fixture) and ../shared/schemas/<schema> (the real one)
 	prefix string   // the table prefix the schema files are written with
 	set    []string // extra PATH=VALUE for this variant (as shipsync init --set)
+	// install, when set, returns SQL run after the schema (written for the given prefix): the
+	// tables the system's installer creates beside those the schema files hold (WordPress's
+	// comments for WooCommerce's order notes).
+	install func(prefix string) string
 	// seed inserts n unpaid orders the way the shop's checkout does and returns them in order;
 	// most receivers have Chinese names and addresses.
 	seed func(t *testing.T, s *shop, n int) []order
@@ -100,6 +104,9 @@ func runPreset(t *testing.T, sys system, schemaPath, prefix string) {
 		t.Fatal(err)
 	}
 	testenv.ExecSQL(t, db, withPrefix(string(script), sys.prefix, prefix))
+	if sys.install != nil {
+		testenv.ExecSQL(t, db, sys.install(prefix))
+	}
 	s := &shop{DB: testenv.ShopDB(t, name), Name: name, Prefix: prefix}
 	user := grantedUser(t, db, sys.preset, name, prefix)
 
@@ -119,6 +126,8 @@ func runPreset(t *testing.T, sys system, schemaPath, prefix string) {
 		"carriers[0].url=" + srv.URL + sim.CreatePath, "carriers[0].track_url=" + srv.URL + sim.TrackPath,
 		"carriers[0].shipper_code=SIM", "http.listen=" + listen, "admin.listen=127.0.0.1:0",
 		"retry.interval=200ms",
+		// The killed process's binlog lease lapses this soon, so the restarted one takes over.
+		"state.leader_ttl=2s",
 	}, sys.set...))
 	if err != nil {
 		t.Fatal(err)
@@ -229,8 +238,10 @@ func waitShipped(t *testing.T, s *shop, sys system, carrier *sim.Server, orders 
 			if !ok {
 				return false, fmt.Sprintf("order %s has no waybill at the simulator", o.Code)
 			}
+			// Until the problem is gone too: on MyISAM a write-back cut by a SIGKILL shows the
+			// waybill before the statements after the guard ran (the replay completes them).
 			ws, problem := sys.shipped(t, s, o)
-			if !slices.Contains(ws, want) {
+			if !slices.Contains(ws, want) || problem != "" {
 				return false, fmt.Sprintf("order %s: the shop holds %q, want %s (%s)", o.Code, ws, want, problem)
 			}
 		}
@@ -267,13 +278,24 @@ func push(t *testing.T, listen string, o order, carrier *sim.Server, state, stat
 	}
 }
 
-// withPrefix rewrites an install script's table prefix (every identifier starting with from).
+// withPrefix rewrites an install script's table prefix: every identifier starting with from, or,
+// for a script written without a prefix, the name of every table it creates where a statement
+// names a table.
 func withPrefix(script, from, to string) string {
 	if from == to {
 		return script
 	}
-	re := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(from))
-	return re.ReplaceAllString(script, "${1}"+to)
+	if from != "" {
+		re := regexp.MustCompile(`(^|[^A-Za-z0-9_])` + regexp.QuoteMeta(from))
+		return re.ReplaceAllString(script, "${1}"+to)
+	}
+	created := regexp.MustCompile("(?i)CREATE\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?`?([A-Za-z0-9_]+)`?")
+	for _, m := range created.FindAllStringSubmatch(script, -1) {
+		name := regexp.QuoteMeta(m[1])
+		re := regexp.MustCompile("(?i)(\\b(?:TABLE|EXISTS|INTO|REFERENCES|UPDATE|FROM|JOIN)\\s+`?)" + name + "(`|[^A-Za-z0-9_`]|$)")
+		script = re.ReplaceAllString(script, "${1}"+to+m[1]+"${2}")
+	}
+	return script
 }
 
 // grantedUser creates a user with exactly the preset's grants (shipsync init --grants) and the
