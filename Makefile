@@ -29,8 +29,16 @@ testenv-down:
 	bash testenv/down.sh
 
 ## demo: the main job on local defaults: testenv, demo shop, simulator, daemon, orders paid.
+## PRESET=opencart (or any of shipsync init --list) runs that shop system's preset on its
+## fixture instead: orders paid the way that shop pays, shipped, a SIGKILL, pushes, and what the
+## shop holds afterwards.
 demo: build testenv-up
+ifdef PRESET
+	SHIPSYNC_DEMO=1 $(GO) test -count=1 -v -run '(?i)^TestPreset$(subst -,,$(PRESET))$$/^fixture$$' ./presets | \
+		grep -v '^\s*{"time"' | sed -e 's/^ *preset_integration_test.go:[0-9]*: //'
+else
 	$(GO) run ./testenv/demo/run
+endif
 
 ## demo-split: the same in split mode: a fake Kafka (kfake), one reader and two workers.
 demo-split: build testenv-up

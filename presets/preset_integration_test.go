@@ -219,6 +219,9 @@ func runPreset(t *testing.T, sys system, schemaPath, prefix string) {
 			t.Errorf("order %s: the shop holds waybills %q, the simulator made %q; %s", o.Code, ws, want, problem)
 		}
 	}
+	if os.Getenv("SHIPSYNC_DEMO") != "" {
+		demoReport(t, s, sys, carrier, orders, paid)
+	}
 	for _, o := range []order{orders[4], orders[5], orders[6]} {
 		if w := sys.untouched(t, s, o); w != "" {
 			t.Errorf("order %s (unpaid or cancelled) was written: %s", o.Code, w)
@@ -329,3 +332,36 @@ var receivers = [][6]string{
 
 // receiver returns the i-th seed receiver.
 func receiver(i int) [6]string { return receivers[i%len(receivers)] }
+
+// demoReport prints what `make demo PRESET=...` shows: each order, what the carrier made and
+// what the shop holds now.
+func demoReport(t *testing.T, s *shop, sys system, carrier *sim.Server, orders, paid []order) {
+	prefix := ""
+	if s.Prefix != "" {
+		prefix = " --prefix " + s.Prefix
+	}
+	t.Logf("%s preset on the %s fixture (database %s, prefix %q), its config printed by: shipsync init --preset %s --database %s%s",
+		sys.preset, sys.schema, s.Name, s.Prefix, sys.preset, s.Name, prefix)
+	for i, o := range orders {
+		w, _ := carrier.Waybill(o.Code)
+		switch {
+		case slices.Contains(paid, o):
+			ws, _ := sys.shipped(t, s, o)
+			_, delivered := sys.status(t, s, o, "delivered")
+			what := "paid"
+			switch i {
+			case 0:
+				what = "paid, then a delivered push"
+			case 1:
+				what = "paid, then an exception push"
+			}
+			t.Logf("  order %-14s %-28s waybill %-16s the shop holds %q; %s", o.Code, what, w, ws, delivered)
+		case i == 4:
+			t.Logf("  order %-14s %-28s no waybill; untouched: %v", o.Code, "paid and cancelled", sys.untouched(t, s, o) == "")
+		default:
+			t.Logf("  order %-14s %-28s no waybill; untouched: %v", o.Code, "never paid", sys.untouched(t, s, o) == "")
+		}
+	}
+	st := carrier.Stats()
+	t.Logf("  the carrier simulator created %d waybills (%d repeated requests answered with the same one), through a SIGKILL of shipsync mid-stream", st.Creates, st.Repeats)
+}
