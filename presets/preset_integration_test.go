@@ -365,3 +365,33 @@ func demoReport(t *testing.T, s *shop, sys system, carrier *sim.Server, orders, 
 	st := carrier.Stats()
 	t.Logf("  the carrier simulator created %d waybills (%d repeated requests answered with the same one), through a SIGKILL of shipsync mid-stream", st.Creates, st.Repeats)
 }
+
+// scanMaps returns the rows as column -> text (NULL as ""), and closes them.
+func scanMaps(t *testing.T, rows *sql.Rows) []map[string]string {
+	t.Helper()
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		m := make(map[string]string, len(cols))
+		for i, c := range cols {
+			m[c] = vals[i].String
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
