@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,7 +73,8 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	// The loader's own checks, by YAML path, with every ${VAR} standing in as set: the secrets
 	// come later, from the environment.
-	if _, err := config.ParseEnv(out, func(string) (string, bool) { return "placeholder-secret-0000000000", true }); err != nil {
+	cfg, err := config.ParseEnv(out, func(string) (string, bool) { return "placeholder-secret-0000000000", true })
+	if err != nil {
 		return fmt.Errorf("the configuration would not load:\n%s", indent(err.Error()))
 	}
 	if _, err := stdout.Write(out); err != nil {
@@ -85,7 +87,7 @@ func initCmd(args []string, stdout, stderr io.Writer) error {
 		"  3. create the database user: shipsync init --preset %s --grants | mysql -u root -p\n"+
 		"  4. shipsync check --config FILE, then shipsync run --config FILE\n"+
 		"  The first start ships paid, unshipped orders placed within orders.backfill_since (%s); older ones are left alone.\n",
-		p.Name, p.System, cmpOr(*prefix, p.Prefix), p.Name, backfillSince(out))
+		p.Name, p.System, cmp.Or(*prefix, p.Prefix), p.Name, backfillSince(cfg))
 	return nil
 }
 
@@ -97,17 +99,9 @@ func presetNames() string {
 	return strings.Join(names, ", ")
 }
 
-func backfillSince(conf []byte) string {
-	cfg, err := config.ParseEnv(conf, func(string) (string, bool) { return "placeholder-secret-0000000000", true })
-	if err != nil || cfg.Orders.BackfillSince == 0 {
+func backfillSince(cfg *config.Config) string {
+	if cfg.Orders.BackfillSince == 0 {
 		return "no bound"
 	}
 	return cfg.Orders.BackfillSince.String()
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

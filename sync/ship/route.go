@@ -65,10 +65,12 @@ func candidates(cfg *config.Config, set carrier.Set, o shopdb.Order, rec state.R
 }
 
 func ruleMatches(r config.Rule, o shopdb.Order) bool {
-	if len(r.Province) > 0 && !slices.ContainsFunc(r.Province, func(p string) bool {
-		return address.Province(p) == address.Province(o.ReceiverProvince)
-	}) {
-		return false
+	if len(r.Province) > 0 {
+		// Either side may be spelt Tibet, 西藏 or 西藏自治区.
+		want := address.Province(o.ReceiverProvince)
+		if !slices.ContainsFunc(r.Province, func(p string) bool { return address.Province(p) == want }) {
+			return false
+		}
 	}
 	if r.MinWeightKg > 0 && o.WeightKg < r.MinWeightKg {
 		return false
@@ -101,7 +103,8 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 	if strings.TrimSpace(o.ReceiverAddress) == "" {
 		missing = append(missing, "receiver_address")
 	}
-	if address.Domestic(o.ReceiverCountry) && (strings.TrimSpace(o.ReceiverProvince) == "" || strings.TrimSpace(o.ReceiverCity) == "") {
+	domestic := address.Domestic(o.ReceiverCountry)
+	if domestic && (strings.TrimSpace(o.ReceiverProvince) == "" || strings.TrimSpace(o.ReceiverCity) == "") {
 		missing = append(missing, "receiver_province/receiver_city")
 	}
 	if len(missing) > 0 {
@@ -114,7 +117,7 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 		}
 	}
 	province := o.ReceiverProvince
-	if address.Domestic(o.ReceiverCountry) {
+	if domestic {
 		province = address.Province(province) // Beijing, GD, 广东 -> 北京, 广东省
 	}
 	return carrier.Shipment{
