@@ -36,6 +36,18 @@ type Shipment struct {
 	WeightKg  float64
 	VolumeM3  float64
 	Remark    string
+	// Parcels is how many parcels the order ships as (0 or 1: one); each gets its own waybill.
+	Parcels int
+	// Labels asks for the print templates, of TemplateSize when set (carriers.labels).
+	Labels       bool
+	TemplateSize string
+}
+
+// Canceller cancels a waybill (Kdniao 1147) before its parcel is picked up. It blocks like
+// Create. A permanent error is the carrier's refusal (picked up already, unknown waybill);
+// others may be repeated: cancelling twice cancels once.
+type Canceller interface {
+	Cancel(ctx context.Context, shipperCode, orderCode, waybill string) error
 }
 
 // Waybill is a carrier's answer.
@@ -43,6 +55,11 @@ type Waybill struct {
 	Number     string
 	PickupTime time.Time
 	Repeat     bool // the carrier had created it before (a retry after an ambiguous failure)
+	// Children are the other parcels' waybills (Shipment.Parcels > 1), in order.
+	Children []string
+	// Labels are the print templates when Shipment.Labels asked for them: the parent's first,
+	// then each child's; HTML documents.
+	Labels []string
 }
 
 // Observer records one call: the carrier, the operation (create, track), its outcome (success,
@@ -138,6 +155,24 @@ func (a *Call) Create(ctx context.Context, s Shipment) (Waybill, error) {
 		return err
 	}, func(err error) string { return outcome(err, wb.Repeat) })
 	return wb, err
+}
+
+// Cancels reports whether the carrier cancels waybills.
+func (c *Carrier) Cancels() bool {
+	_, ok := c.client.(Canceller)
+	return ok
+}
+
+// Cancel asks the carrier to cancel a waybill, the same way creates go.
+func (a *Call) Cancel(ctx context.Context, shipperCode, orderCode, waybill string) error {
+	cl, ok := a.c.client.(Canceller)
+	if !ok {
+		a.Abandon()
+		return &Permanent{Reason: fmt.Sprintf("carrier %s cannot cancel waybills", a.c.Name)}
+	}
+	return a.do(ctx, "cancel", func(ctx context.Context) error {
+		return cl.Cancel(ctx, shipperCode, orderCode, waybill)
+	}, func(err error) string { return outcome(err, false) })
 }
 
 // Track asks the carrier about a waybill, the same way creates go. It returns ErrNoTrace when

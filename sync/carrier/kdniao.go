@@ -29,6 +29,8 @@ func (k kdniaoCarrier) Create(ctx context.Context, s Shipment) (Waybill, error) 
 		WeightKg:  s.WeightKg,
 		VolumeM3:  s.VolumeM3,
 		Remark:    s.Remark,
+		Quantity:  s.Parcels,
+		Labels:    s.Labels, TemplateSize: s.TemplateSize,
 	}
 	for _, it := range s.Items {
 		o.Items = append(o.Items, kdniao.Item{GoodsName: it.Name, Goodsquantity: it.Quantity,
@@ -38,7 +40,18 @@ func (k kdniaoCarrier) Create(ctx context.Context, s Shipment) (Waybill, error) 
 	if err != nil {
 		return Waybill{}, err
 	}
-	return Waybill{Number: w.LogisticCode, PickupTime: w.PickupTime, Repeat: w.Repeat}, nil
+	out := Waybill{Number: w.LogisticCode, PickupTime: w.PickupTime, Repeat: w.Repeat, Children: w.Children}
+	if w.Label != "" {
+		out.Labels = append([]string{w.Label}, w.ChildLabels...)
+	}
+	return out, nil
+}
+
+var _ Canceller = kdniaoCarrier{}
+
+// Cancel cancels a waybill (1147).
+func (k kdniaoCarrier) Cancel(ctx context.Context, shipperCode, orderCode, waybill string) error {
+	return k.c.Cancel(ctx, shipperCode, orderCode, waybill)
 }
 
 func kdniaoAddress(a config.Address) kdniao.Address {

@@ -69,6 +69,12 @@ type Waybill struct {
 	ShipperCode  string    // courier code
 	PickupTime   time.Time // zero when the carrier gave none
 	Repeat       bool      // ResultCode 106: the OrderCode had been created before
+	// Children are the child waybills of a create with Quantity > 1 (SubOrders), in order.
+	Children []string
+	// Label is the parent's print template (PrintTemplate) and ChildLabels each child's
+	// (SubPrintTemplates), when the create asked for them; HTML documents.
+	Label       string
+	ChildLabels []string
 }
 
 // Create asks for a waybill for o (RequestType 1007). It blocks until the carrier answers, the
@@ -114,6 +120,48 @@ type createResponse struct {
 		LogisticCode string `json:"LogisticCode"`
 	} `json:"Order"`
 	PickupTime string `json:"PickupTime"`
+	// Labels and parcels (IsReturnPrintTemplate=1, Quantity > 1). SubPrintTemplates is a
+	// list in some answers and one string of documents in others: both are read.
+	PrintTemplate     string       `json:"PrintTemplate"`
+	SubCount          resultCode   `json:"SubCount"`
+	SubOrders         string       `json:"SubOrders"`
+	SubPrintTemplates subTemplates `json:"SubPrintTemplates"`
+}
+
+// subTemplates accepts SubPrintTemplates as a JSON list of documents or as one string
+// holding them one after another.
+type subTemplates []string
+
+func (t *subTemplates) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		var l []string
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		*t = l
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*t = splitDocuments(s)
+	return nil
+}
+
+// splitDocuments cuts a string of HTML documents after each "</html>" that ends one.
+func splitDocuments(s string) []string {
+	var out []string
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
+		end := strings.Index(strings.ToLower(s), "</html>")
+		if end < 0 {
+			out = append(out, s)
+			break
+		}
+		out = append(out, s[:end+len("</html>")])
+		s = s[end+len("</html>"):]
+	}
+	return out
 }
 
 func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error) {
@@ -133,7 +181,13 @@ func (c *Client) parseCreate(op string, status int, body []byte) (Waybill, error
 			fail.Class = wire.Ambiguous
 			return Waybill{}, fail
 		}
-		w := Waybill{LogisticCode: r.Order.LogisticCode, ShipperCode: r.Order.ShipperCode, Repeat: code == resultRepeat}
+		w := Waybill{LogisticCode: r.Order.LogisticCode, ShipperCode: r.Order.ShipperCode, Repeat: code == resultRepeat,
+			Label: r.PrintTemplate, ChildLabels: r.SubPrintTemplates}
+		for n := range strings.SplitSeq(r.SubOrders, ",") {
+			if n = strings.TrimSpace(n); n != "" && n != w.LogisticCode {
+				w.Children = append(w.Children, n)
+			}
+		}
 		if w.ShipperCode == "" {
 			w.ShipperCode = c.cfg.ShipperCode
 		}

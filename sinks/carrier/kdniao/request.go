@@ -69,6 +69,10 @@ type Order struct {
 	VolumeM3  float64
 	Quantity  int // parcels; 0 means 1
 	Remark    string
+	// Labels asks for the print templates (IsReturnPrintTemplate=1), of TemplateSize when set
+	// (e.g. "150": the courier's 100x150 mm label).
+	Labels       bool
+	TemplateSize string
 }
 
 // CreateRequest is the RequestData of a 1007 create-waybill call. The field order is the
@@ -86,6 +90,7 @@ type CreateRequest struct {
 	Volume                Float   `json:"Volume"`
 	Remark                string  `json:"Remark,omitempty"`
 	IsReturnPrintTemplate int     `json:"IsReturnPrintTemplate"`
+	TemplateSize          string  `json:"TemplateSize,omitempty"`
 }
 
 // NewCreateRequest builds the create-waybill RequestData for o.
@@ -98,7 +103,7 @@ func NewCreateRequest(o Order, shipperCode string, payType, expType int) CreateR
 	if quantity <= 0 {
 		quantity = 1
 	}
-	return CreateRequest{
+	r := CreateRequest{
 		OrderCode:   o.OrderCode,
 		ShipperCode: shipperCode,
 		PayType:     payType,
@@ -111,6 +116,10 @@ func NewCreateRequest(o Order, shipperCode string, payType, expType int) CreateR
 		Volume:      Float(o.VolumeM3),
 		Remark:      o.Remark,
 	}
+	if o.Labels {
+		r.IsReturnPrintTemplate, r.TemplateSize = 1, o.TemplateSize
+	}
+	return r
 }
 
 // Encode returns r as compact JSON with UTF-8 left unescaped and without HTML escaping

@@ -109,6 +109,9 @@ func (s *Server) Settled() bool {
 // done reports whether rec's pushes are over: its last event pushed and acknowledged (or
 // dropped), nothing in flight or held. Called with Server.mu held.
 func (rec *record) done() bool {
+	if rec.cancelled && rec.inflight == 0 && rec.held == nil {
+		return true
+	}
 	n := len(rec.plan)
 	return rec.level == n && rec.acked == n && rec.inflight == 0 && rec.held == nil
 }
@@ -301,10 +304,16 @@ func (r *runner) deliver(p *push) bool {
 // the simulated clock of the most advanced of them.
 func (s *Server) pushForm(p *push) (url.Values, error) {
 	now := s.now()
-	tp := kdniao.TracePush{EBusinessID: s.ebusinessID, Data: make([]kdniao.Trace, len(p.members))}
+	tp := kdniao.TracePush{EBusinessID: s.ebusinessID, Data: make([]kdniao.Trace, 0, len(p.members))}
 	var pushTime time.Time
-	for i, m := range p.members {
-		tp.Data[i] = s.trace(m.rec, m.level)
+	for _, m := range p.members {
+		t := s.trace(m.rec, m.level)
+		tp.Data = append(tp.Data, t)
+		// Several parcels travel together here; each child is reported under its own number.
+		for _, c := range m.rec.children {
+			t.LogisticCode = c
+			tp.Data = append(tp.Data, t)
+		}
 		if t := s.simNow(m.rec, now); t.After(pushTime) {
 			pushTime = t
 		}

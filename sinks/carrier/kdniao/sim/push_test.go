@@ -138,7 +138,7 @@ func pushRun(t *testing.T, cfg Config, n int, setup func(*receiver)) (*Server, *
 	c := client(srv, testAppKey, time.Second)
 	for i := range n {
 		o := testOrder(fmt.Sprintf("SO%03d", i))
-		o.Sender.CityName = `上海 A&B+C #1 'x' "y" 100%`
+		o.Sender.ProvinceName, o.Sender.CityName = "江苏省", `A&B+C #1 'x' "y" 100% 苏州市`
 		if _, err := c.Create(context.Background(), o); err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ const (
 	maxBodyBytes = 1 << 20
 
 	requestTypeCreate = "1007"
+	requestTypeCancel = "1147"
 	requestTypeTrack  = "1002"
 
 	codeCreated     = "100"
@@ -30,6 +32,8 @@ const (
 	codeAccount     = "104"
 	codeOther       = "105"
 	codeRepeat      = "106"
+	codeValidation  = "102"
+	maxParcels      = 50
 	reasonBadSign   = "验证数据签名失败"
 	reasonBadID     = "EBusinessID error"
 	reasonRepeat    = "该订单号已下单成功"
@@ -41,7 +45,7 @@ const (
 
 // endpoints are Kdniao's paths and the RequestTypes each one answers.
 var endpoints = map[string][]string{
-	CreatePath: {requestTypeCreate}, // and 1147 cancel
+	CreatePath: {requestTypeCreate, requestTypeCancel},
 	TrackPath:  {requestTypeTrack},
 }
 
@@ -121,6 +125,9 @@ type Stats struct {
 	PushesBadSigned       int64 `json:"pushes_bad_signed"`        // copies sent with a corrupted DataSign (bad-signature fault)
 	PushesBadSignAccepted int64 `json:"pushes_bad_sign_accepted"` // of those, acknowledged: the receiver did not verify
 	Queries               int64 `json:"queries"`                  // 1002 instant queries answered
+	Cancels               int64 `json:"cancels"`                  // 1147 waybills cancelled
+	CancelsRefused        int64 `json:"cancels_refused"`          // 1147 refused: picked up, or unknown waybill
+	Labels                int64 `json:"labels"`                   // print templates returned (a repeat's count again)
 }
 
 // record is one allocated waybill and its trace plan. The fields up to plan never change after
@@ -132,6 +139,9 @@ type record struct {
 	created      time.Time
 	from, to     string // sender's and receiver's city, for trace texts
 	plan         []step
+	children     []string // child waybills of a create with Quantity > 1 (SubOrders)
+	label        labelData
+	cancelled    bool // 1147 accepted; guarded by Server.mu. No more pushes.
 
 	level    int       // events covered by the newest push issued (sent, held or dropped)
 	acked    int       // events covered by the newest push acknowledged or dropped
@@ -175,6 +185,7 @@ type Server struct {
 	requests, creates, repeats, rejects, invalid, errors, timeouts         atomic.Int64
 	pushesSent, pushesAcked, pushesFailed, pushesDropped, pushesDuplicated atomic.Int64
 	pushesReordered, pushesBadSigned, pushesBadSignAccepted, queries       atomic.Int64
+	cancels, cancelsRefused, labels                                        atomic.Int64
 }
 
 // New returns a simulator for cfg with defaults applied.
@@ -256,6 +267,9 @@ func (s *Server) Stats() Stats {
 		PushesBadSigned:       s.pushesBadSigned.Load(),
 		PushesBadSignAccepted: s.pushesBadSignAccepted.Load(),
 		Queries:               s.queries.Load(),
+		Cancels:               s.cancels.Load(),
+		CancelsRefused:        s.cancelsRefused.Load(),
+		Labels:                s.labels.Load(),
 	}
 }
 
@@ -279,6 +293,12 @@ type response struct {
 	UniquerRequestNumber string `json:"UniquerRequestNumber"`
 	Order                *order `json:"Order,omitempty"`
 	PickupTime           string `json:"PickupTime,omitempty"`
+	// With Quantity > 1, as Kdniao answers several parcels: the child waybills.
+	SubCount  int    `json:"SubCount,omitempty"`
+	SubOrders string `json:"SubOrders,omitempty"`
+	// With IsReturnPrintTemplate=1.
+	PrintTemplate     string   `json:"PrintTemplate,omitempty"`
+	SubPrintTemplates []string `json:"SubPrintTemplates,omitempty"`
 }
 
 type order struct {
@@ -325,7 +345,9 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request, served []str
 		s.create(w, r, data)
 	case requestTypeTrack:
 		s.track(w, data)
-	// 1147 (cancel) will be answered here; 101 trace pushes go the other way, sent by Run.
+	case requestTypeCancel:
+		s.cancel(w, data)
+	// 101 trace pushes go the other way, sent by Run.
 	default:
 		s.invalid.Add(1)
 		s.fail(w, codeOther, "unsupported RequestType "+rt)
@@ -352,11 +374,31 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, data string) {
 		s.fail(w, codeMissing, "missing parameter "+field)
 		return
 	}
+	if code, reason := refusal(req); code != "" {
+		s.invalid.Add(1)
+		s.fail(w, code, reason)
+		return
+	}
+	if req.Quantity < 0 || req.Quantity > maxParcels {
+		s.invalid.Add(1)
+		s.fail(w, codeValidation, fmt.Sprintf("Quantity must be 1 to %d", maxParcels))
+		return
+	}
 
 	rec, repeat := s.commit(req)
 	res := response{
 		EBusinessID: s.ebusinessID, Success: true, ResultCode: codeCreated,
 		Order: &order{OrderCode: rec.orderCode, ShipperCode: rec.shipperCode, LogisticCode: rec.logisticCode},
+	}
+	if n := len(rec.children); n > 0 {
+		res.SubCount, res.SubOrders = n, strings.Join(rec.children, ",")
+	}
+	if req.IsReturnPrintTemplate == 1 {
+		res.PrintTemplate = labelHTML(rec, 0, req.TemplateSize)
+		for i := range rec.children {
+			res.SubPrintTemplates = append(res.SubPrintTemplates, labelHTML(rec, i+1, req.TemplateSize))
+		}
+		s.labels.Add(int64(1 + len(rec.children)))
 	}
 	if repeat {
 		s.repeats.Add(1)
@@ -393,9 +435,18 @@ func (s *Server) commit(req kdniao.CreateRequest) (rec *record, repeat bool) {
 		from:         cmp.Or(req.Sender.CityName, req.Sender.ProvinceName, defaultFrom),
 		to:           cmp.Or(req.Receiver.CityName, req.Receiver.ProvinceName),
 		plan:         makePlan(s.seed, s.seq, s.rates, s.pickupAfter),
+		label:        newLabelData(req),
+	}
+	// Child waybills take the numbers after the parent's, as one allocation.
+	for range max(req.Quantity, 1) - 1 {
+		s.seq++
+		rec.children = append(rec.children, fmt.Sprintf("%s%0*d", s.prefix, waybillDigits, s.seq))
 	}
 	s.byOrder[req.OrderCode] = rec
 	s.byWaybill[rec.logisticCode] = rec
+	for _, c := range rec.children {
+		s.byWaybill[c] = rec
+	}
 	if n := len(rec.plan); n > 0 {
 		if due := s.dueAt(rec, n-1); due.After(s.lastDue) {
 			s.lastDue = due

@@ -378,7 +378,8 @@ func TestStatsAndHealth(t *testing.T) {
 	}
 	want := map[string]int64{"requests": 1, "creates": 1, "repeats": 0, "rejects": 0, "invalid": 0, "errors": 0, "timeouts": 0,
 		"pushes_sent": 0, "pushes_acked": 0, "pushes_failed": 0, "pushes_dropped": 0, "pushes_duplicated": 0,
-		"pushes_reordered": 0, "pushes_bad_signed": 0, "pushes_bad_sign_accepted": 0, "queries": 0}
+		"pushes_reordered": 0, "pushes_bad_signed": 0, "pushes_bad_sign_accepted": 0, "queries": 0,
+		"cancels": 0, "cancels_refused": 0, "labels": 0}
 	if fmt.Sprint(m) != fmt.Sprint(want) {
 		t.Errorf("GET /stats = %v, want %v", m, want)
 	}

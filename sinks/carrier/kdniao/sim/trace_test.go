@@ -257,7 +257,7 @@ func TestTraceText(t *testing.T) {
 	defer srv.Close()
 	c := client(srv, testAppKey, time.Second)
 	o := testOrder("SO1")
-	o.Sender.CityName = `上海 A&B+C #1 'x' "y"`
+	o.Sender.ProvinceName, o.Sender.CityName = "江苏省", `A&B+C #1 'x' "y" 苏州市`
 	w, err := c.Create(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -267,8 +267,8 @@ func TestTraceText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := kdniao.TraceEvent{AcceptTime: "2024-05-01 12:00:00", AcceptStation: `【上海 A&B+C #1 'x' "y"】快递员已揽收`,
-		Location: `上海 A&B+C #1 'x' "y"`, Action: "1"}
+	want := kdniao.TraceEvent{AcceptTime: "2024-05-01 12:00:00", AcceptStation: `【A&B+C #1 'x' "y" 苏州市】快递员已揽收`,
+		Location: `A&B+C #1 'x' "y" 苏州市`, Action: "1"}
 	if len(tr.Traces) != 1 || tr.Traces[0] != want || tr.State != "1" || tr.OrderCode != "SO1" || tr.EBusinessID != testEBusinessID {
 		t.Errorf("trace = %+v, want %+v", tr, want)
 	}
