@@ -6,6 +6,9 @@
 #   podman    (Debian package podman)      deploy image test: `podman build` of deploy/Dockerfile, `make image`
 #   runc      (Debian package runc)        `podman run` (make image-test), where crun refuses a cgroup v1/hybrid host
 #   redis-sentinel (Debian package redis-sentinel)  testenv/chaos: the Sentinel failover test
+#   pdftotext, pdfinfo (Debian package poppler-utils)  sinks/label: reading back the labels' PDF
+#   a Chinese font (Debian package fonts-wqy-microhei)  sinks/label: Chromium draws 张三 as glyphs, not
+#             boxes, so pdftotext can read it back; missing when `fc-list :lang=zh` lists nothing
 # Idempotent: does nothing when all are present. Needs root (and apt-get) only when something is
 # missing. The prometheus package ships a server and enables a service for it; its maintainer
 # scripts are kept from starting it (policy-rc.d), and a server that starts anyway is stopped, so
@@ -30,6 +33,12 @@ prometheus_pids() {
 	return 0
 }
 
+# has_zh_font: fontconfig knows a font covering Chinese. Without fc-list (fontconfig comes with
+# chromium) there is no way to tell, so the font counts as missing.
+has_zh_font() {
+	command -v fc-list >/dev/null 2>&1 && [[ -n $(fc-list :lang=zh 2>/dev/null) ]]
+}
+
 pkgs=()
 command -v promtool >/dev/null 2>&1 || pkgs+=(prometheus)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
@@ -37,8 +46,10 @@ command -v systemd-analyze >/dev/null 2>&1 || pkgs+=(systemd)
 command -v podman >/dev/null 2>&1 || pkgs+=(podman)
 command -v runc >/dev/null 2>&1 || pkgs+=(runc)
 command -v redis-sentinel >/dev/null 2>&1 || pkgs+=(redis-sentinel)
+command -v pdftotext >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 || pkgs+=(poppler-utils)
+has_zh_font || pkgs+=(fonts-wqy-microhei)
 if ((${#pkgs[@]} == 0)); then
-	log "promtool, chromium, systemd-analyze, podman, runc and redis-sentinel are installed"
+	log "promtool, chromium, systemd-analyze, podman, runc, redis-sentinel, pdftotext and a Chinese font are installed"
 	exit 0
 fi
 if ((EUID != 0)); then
@@ -105,4 +116,7 @@ command -v systemd-analyze >/dev/null 2>&1 || die "systemd-analyze still missing
 command -v podman >/dev/null 2>&1 || die "podman still missing after apt-get install podman"
 command -v runc >/dev/null 2>&1 || die "runc still missing after apt-get install runc"
 command -v redis-sentinel >/dev/null 2>&1 || die "redis-sentinel still missing after apt-get install redis-sentinel"
+command -v pdftotext >/dev/null 2>&1 && command -v pdfinfo >/dev/null 2>&1 ||
+	die "pdftotext or pdfinfo still missing after apt-get install poppler-utils"
+has_zh_font || die "no Chinese font after apt-get install fonts-wqy-microhei (fc-list :lang=zh lists nothing)"
 log "ok: $(promtool --version 2>&1 | head -n1)"
