@@ -126,7 +126,8 @@ func TestGrantsLeastPrivilege(t *testing.T) {
 	values := map[string]any{
 		"key": orderID, "keys": orderID, "waybill": waybill, "carrier": "sim", "shipper_code": "SIM", "order_code": orderCode,
 		"status": "", "pickup_time": "", "reason": "no_pickup", "event_time": now, "now": now,
-		"since": 0, // orders.backfill_query: unbounded
+		"since":    0, // orders.backfill_query: unbounded
+		"waybills": waybill, "parcels": 1, "warehouse": "",
 	}
 	for _, p := range config.Params() {
 		if _, ok := values[p]; !ok {

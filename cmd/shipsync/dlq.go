@@ -105,7 +105,7 @@ func openState(ctx context.Context, cfg *config.Config) (*deps, error) {
 		return nil, err
 	}
 	d := &deps{rdb: rdb}
-	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention))
+	d.store = state.New(d.rdb, cfg.State.Redis.Prefix, state.WithRetention(cfg.State.Retention), state.WithLabelKeep(cfg.Labels.Keep))
 	if err := d.store.Ping(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("redis %s: %w", strings.Join(cfg.State.Redis.Servers(), ","), err)

@@ -23,6 +23,8 @@ commands:
   check --config FILE             preflight checks, one line each; exit 1 on any failure
   status --config FILE [--json]   checkpoint, binlog position, orders by state, parcels by status
   dlq list|show|retry|drop        the dead letter (shipsync dlq for details)
+  labels print|list               the waybills' labels as one printable HTML or PDF file
+  waybill cancel --order KEY      cancel an order's waybill at its carrier while not picked up
   reload --config FILE            the running daemon re-reads its config (as on SIGHUP)
   sim-carrier [flags]             a Kdniao-compatible carrier simulator (see --help)
 `
@@ -73,6 +75,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return reloadCmd(ctx, args[1:], stdout, stderr)
 	case "init":
 		return initCmd(args[1:], stdout, stderr)
+	case "labels":
+		return labelsCmd(ctx, args[1:], stdout, stderr)
+	case "waybill":
+		return waybillCmd(ctx, args[1:], stdout, stderr)
 	case "sim-carrier":
 		return simCarrierCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"time"
 
@@ -139,6 +140,9 @@ func printCounts(w io.Writer, title string, counts map[string]int) {
 	}
 }
 
+// bareVar is a ${NAME} reference without a default.
+var bareVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
 // loadAdminConfig loads the configuration for the commands that only read or repair shipsync's
 // own state (status, dlq): the carriers' secrets and the admin token are not needed there, so an
 // unset environment variable stands in as a placeholder instead of failing the load (a shop
@@ -149,10 +153,18 @@ func loadAdminConfig(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	// Only variables written without a default stand in: ${NAME:-default} keeps its default.
+	required := map[string]bool{}
+	for _, m := range bareVar.FindAllStringSubmatch(string(data), -1) {
+		required[m[1]] = true
+	}
 	return config.ParseEnv(data, func(name string) (string, bool) {
 		if v, ok := os.LookupEnv(name); ok {
 			return v, true
 		}
-		return "unset-in-this-environment", true
+		if required[name] {
+			return "unset-in-this-environment", true
+		}
+		return "", false
 	})
 }

@@ -1,6 +1,7 @@
 package shopdb
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -201,6 +202,10 @@ func isNameChar(c byte) bool {
 type Values struct {
 	Key, Waybill, Carrier, ShipperCode, OrderCode, PickupTime, Status, Reason string
 	EventTime                                                                 time.Time
+	// Waybills is every parcel's number joined by writeback.separator (Waybill alone for one
+	// parcel), Parcels how many; Warehouse where the order ships from.
+	Waybills, Warehouse string
+	Parcels             int
 }
 
 // Map is the values by parameter name, with :now as now.
@@ -209,5 +214,6 @@ func (v Values) Map(now time.Time) map[string]any {
 		"key": v.Key, "waybill": v.Waybill, "carrier": v.Carrier, "shipper_code": v.ShipperCode,
 		"order_code": v.OrderCode, "pickup_time": v.PickupTime, "status": v.Status, "reason": v.Reason,
 		"event_time": v.EventTime.Format(time.DateTime), "now": now.Format(time.DateTime),
+		"waybills": cmp.Or(v.Waybills, v.Waybill), "parcels": max(v.Parcels, 1), "warehouse": v.Warehouse,
 	}
 }

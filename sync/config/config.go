@@ -20,6 +20,12 @@ type Config struct {
 	Orders    Orders    `yaml:"orders"`
 	Writeback Writeback `yaml:"writeback"`
 	Sender    Address   `yaml:"sender"`
+	// Warehouses are several senders; each order ships from the one routing chooses (see
+	// Warehouse). Without them, Sender is the only one.
+	Warehouses []Warehouse `yaml:"warehouses"`
+	// Addresses: how receivers' addresses are cleaned before a create.
+	Addresses Addresses `yaml:"addresses"`
+	Labels    Labels    `yaml:"labels"`
 	Carriers  []Carrier `yaml:"carriers"`
 	Routing   Routing   `yaml:"routing"`
 	Retry     Retry     `yaml:"retry"`
@@ -71,6 +77,10 @@ type Orders struct {
 	BackfillSince time.Duration `yaml:"backfill_since"`
 	ReadyTimeout  time.Duration `yaml:"ready_timeout"`
 	ReadDelay     time.Duration `yaml:"read_delay"`
+	// Cancelled, when set, is what "cancelled" means (a transition like paid, e.g. ECShop
+	// order_status in [2, 3]): an order that turns cancelled after its waybill exists gets the
+	// waybill cancelled at the carrier while the parcel is not picked up.
+	Cancelled *Condition `yaml:"cancelled"`
 }
 
 // SchemaTable splits Table into its schema and table parts. The schema is empty when Table
@@ -113,6 +123,55 @@ type Writeback struct {
 	CurrentWaybill string `yaml:"current_waybill"`
 	// Status maps a canonical status (delivered, exception, ...) to its statements.
 	Status map[string][]string `yaml:"status"`
+	// Separator joins an order's waybill numbers in :waybills (several parcels), default ",";
+	// ECShop's invoice_no shows them on separate lines with "<br>".
+	Separator string `yaml:"separator"`
+}
+
+// Warehouse is one place orders ship from.
+type Warehouse struct {
+	Name string `yaml:"name"` // bound as :warehouse in the write-back
+	// Sender is the warehouse's address as the carrier prints it on the label.
+	Sender Address `yaml:"sender"`
+	// Serves lists the receiver provinces (any spelling: 广东, 广东省, Guangdong, CN-GD) that
+	// ship from here. An order to a province no warehouse serves ships from the nearest one
+	// (by the distance between the provinces' capitals, or Latitude/Longitude when set), and
+	// one whose province is unknown from the default.
+	Serves    []string `yaml:"serves"`
+	Latitude  *float64 `yaml:"latitude"`
+	Longitude *float64 `yaml:"longitude"`
+	Default   bool     `yaml:"default"` // at most one; else the first warehouse
+}
+
+// Addresses is the address clean-up before a create (sync/address.Normalize).
+type Addresses struct {
+	// Normalize (default true) completes province/city/district names the way Kdniao expects,
+	// removes a province or city repeated at the start of the street, replaces the characters
+	// that break carriers' signatures and parsers, and checks phone numbers; an address that
+	// cannot be made valid is dead-lettered with the field named.
+	Normalize *bool `yaml:"normalize"`
+}
+
+// Enabled reports whether addresses are normalised.
+func (a Addresses) Enabled() bool { return a.Normalize == nil || *a.Normalize }
+
+// Labels is the print templates kept with each waybill.
+type Labels struct {
+	// Enabled makes creates ask for the label (Kdniao IsReturnPrintTemplate=1) and keeps it.
+	Enabled bool `yaml:"enabled"`
+	// TemplateSize is the carrier's label size (Kdniao TemplateSize, e.g. "150" for 100x150 mm);
+	// empty: the courier's default.
+	TemplateSize string `yaml:"template_size"`
+	// Keep is how long labels are kept in Redis (compressed), default 30 days.
+	Keep time.Duration `yaml:"keep"`
+}
+
+// Parcels splits an order into several parcels (Kdniao Quantity).
+type Parcels struct {
+	// MaxKg: at most this weight per parcel (an order of 25 kg with max_kg 10 ships as 3).
+	MaxKg float64 `yaml:"max_kg"`
+	// Max caps the parcels of one order (default 20); a heavier order ships as Max.
+	Max int `yaml:"max"`
 }
 
 // Address is a sender or receiver address.
@@ -157,6 +216,9 @@ type Carrier struct {
 	Breaker Breaker `yaml:"breaker"`
 	// XML is the typed section of the xml carrier type (an SF Express BSP style XML API).
 	XML XMLCarrier `yaml:"xml"`
+	// Parcels, when set, ships heavy orders as several parcels; a parcels column of
+	// orders.query, when the query returns one, sets the count instead.
+	Parcels *Parcels `yaml:"parcels"`
 }
 
 // InFlight is a carrier's max_in_flight: "auto" or a positive number.
@@ -216,6 +278,16 @@ func (c *Config) Carrier(name string) (Carrier, bool) {
 		}
 	}
 	return Carrier{}, false
+}
+
+// DefaultWarehouse is the index of the warehouse marked default, else 0.
+func (c *Config) DefaultWarehouse() int {
+	for i, w := range c.Warehouses {
+		if w.Default {
+			return i
+		}
+	}
+	return 0
 }
 
 // Routing picks a carrier for an order.
@@ -412,6 +484,9 @@ func (c *Config) applyDefaults() {
 		if cr.Type == "kdniao" && cr.URL == kdniao.ProductionURL {
 			setString(&cr.TrackURL, kdniao.ProductionTrackURL)
 		}
+		if cr.Parcels != nil {
+			setInt(&cr.Parcels.Max, 20)
+		}
 		setInt(&cr.Breaker.Failures, 5)
 		setDuration(&cr.Breaker.Cooldown, 30*time.Second)
 	}
@@ -423,6 +498,12 @@ func (c *Config) applyDefaults() {
 	setInt(&c.Retry.MaxAttempts, 3)
 	setString(&c.Retry.Backoff, "fixed")
 	setDuration(&c.Retry.MaxInterval, 5*time.Minute)
+
+	setDuration(&c.Labels.Keep, 30*24*time.Hour)
+	setString(&c.Writeback.Separator, ",")
+	if len(c.Warehouses) > 0 && c.Sender == (Address{}) {
+		c.Sender = c.Warehouses[c.DefaultWarehouse()].Sender
+	}
 
 	setDuration(&c.Watchdog.NoPickupAfter, 48*time.Hour)
 	setDuration(&c.Watchdog.ScanEvery, 5*time.Minute)

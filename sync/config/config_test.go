@@ -89,7 +89,7 @@ func TestLoadExample(t *testing.T) {
 		{"orders.backfill_query params", shopdb.Params(cfg.Orders.BackfillQuery), []string{"since"}},
 		{"orders.ready_timeout", cfg.Orders.ReadyTimeout, 5 * time.Second},
 		{"orders.read_delay", cfg.Orders.ReadDelay, time.Duration(0)},
-		{"writeback.waybill[0] params", shopdb.Params(cfg.Writeback.Waybill[0]), []string{"waybill", "key"}},
+		{"writeback.waybill[0] params", shopdb.Params(cfg.Writeback.Waybill[0]), []string{"waybills", "key"}},
 		{"writeback.waybill[1] params", shopdb.Params(cfg.Writeback.Waybill[1]), []string{"carrier", "waybill", "key", "carrier", "waybill"}},
 		{"writeback.current_waybill params", shopdb.Params(cfg.Writeback.CurrentWaybill), []string{"key"}},
 		{"writeback.status keys", sortedKeys(cfg.Writeback.Status), []string{"delivered", "exception", "in_transit", "out_for_delivery", "picked_up", "returned"}},
@@ -156,20 +156,25 @@ func uncommentKafka(t *testing.T) []byte {
 	return uncommentTLS([]byte(head + "\nkafka:" + section))
 }
 
-// uncommentTLS returns text with its commented-out tls sections (shop.tls, state.redis.tls)
-// enabled: a "# tls:" line and the "#   " lines under it at the same indentation.
+// optionalSections are the sections config.yaml shows commented out, since the demo runs without
+// them.
+var optionalSections = []string{"# tls:", "# warehouses:", "# cancelled:", "# parcels:"}
+
+// uncommentTLS returns text with its commented-out optional sections (shop.tls, state.redis.tls,
+// warehouses, orders.cancelled, carriers[].parcels) enabled: such a line and
+// the "#   " lines under it at the same indentation.
 func uncommentTLS(text []byte) []byte {
 	lines := strings.Split(string(text), "\n")
-	indent := ""
+	indent, open := "", false
 	for i, l := range lines {
 		body := strings.TrimLeft(l, " ")
 		switch in := l[:len(l)-len(body)]; {
-		case strings.HasPrefix(body, "# tls:"):
-			indent, lines[i] = in, in+strings.TrimPrefix(body, "# ")
-		case indent != "" && in == indent && strings.HasPrefix(body, "#   "):
+		case slices.ContainsFunc(optionalSections, func(p string) bool { return strings.HasPrefix(body, p) }):
+			indent, open, lines[i] = in, true, in+strings.TrimPrefix(body, "# ")
+		case open && in == indent && strings.HasPrefix(body, "#   "):
 			lines[i] = in + "  " + strings.TrimPrefix(body, "#   ")
 		default:
-			indent = ""
+			open = false
 		}
 	}
 	return []byte(strings.Join(lines, "\n"))

@@ -137,7 +137,7 @@ func TestParseEnvironmentErrors(t *testing.T) {
 			name:  "keys are never expanded",
 			extra: "${MODE_KEY}: all\n",
 			env:   []string{"MODE_KEY", "mode"},
-			want:  []string{"${MODE_KEY}: unknown key (valid keys: mode, shop, orders, writeback, sender, carriers, routing, retry, watchdog, state, http, admin, kafka, workers)"},
+			want:  []string{"${MODE_KEY}: unknown key (valid keys: mode, shop, orders, writeback, sender, warehouses, addresses, labels, carriers, routing, retry, watchdog, state, http, admin, kafka, workers)"},
 		},
 		{
 			name:  "escaped reference is literal",

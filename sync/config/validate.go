@@ -30,6 +30,7 @@ func Params() []string {
 	return []string{
 		"key", "waybill", "carrier", "shipper_code", "order_code",
 		"status", "pickup_time", "reason", "event_time", "now",
+		"waybills", "parcels", "warehouse",
 	}
 }
 
@@ -147,6 +148,8 @@ func (c *Config) problems() []problem {
 	c.validateOrders(v)
 	c.validateWriteback(v)
 	c.validateSender(v)
+	c.validateWarehouses(v)
+	c.validateLabels(v)
 	c.validateCarriers(v)
 	c.validateRouting(v)
 
@@ -282,6 +285,15 @@ func (c *Config) validateOrders(v *validator) {
 			v.add(p+".in", "required (at least one value; or not_in)")
 		}
 	}
+	if cn := o.Cancelled; cn != nil {
+		v.required("orders.cancelled.column", cn.Column, " (the column that says an order is cancelled, e.g. order_status)")
+		if len(cn.In) == 0 {
+			v.add("orders.cancelled.in", `required (the values that mean cancelled, e.g. ["2", "3"])`)
+		}
+		if cn.Column == o.Paid.Column && len(cn.In) > 0 && slices.ContainsFunc(cn.In, func(x string) bool { return slices.Contains(o.Paid.In, x) }) {
+			v.add("orders.cancelled.in", "shares a value with orders.paid.in: an order cannot be paid and cancelled at once")
+		}
+	}
 	if o.Query == "" {
 		v.add("orders.query", "required (reads the orders of :keys, an IN list, or one order by :key)")
 	} else {
@@ -311,7 +323,7 @@ func (c *Config) validateWriteback(v *validator) {
 	for i, sql := range w.Waybill {
 		need := []string{"key"}
 		if i == 0 {
-			need = append(need, "waybill")
+			need = append(need, waybillParam(sql))
 		}
 		v.sql(fmt.Sprintf("writeback.waybill[%d]", i), sql, params, need...)
 	}
@@ -344,15 +356,69 @@ func (c *Config) validateWriteback(v *validator) {
 	}
 }
 
-func (c *Config) validateSender(v *validator) {
-	s := c.Sender
-	v.required("sender.name", s.Name, "")
-	if strings.TrimSpace(s.Mobile) == "" && strings.TrimSpace(s.Phone) == "" {
-		v.add("sender.mobile", "required (or sender.phone)")
+// waybillParam is the parameter a guarded waybill statement must write: :waybills when it
+// writes every parcel's number, else :waybill.
+func waybillParam(sql string) string {
+	if slices.Contains(shopdb.Params(sql), "waybills") {
+		return "waybills"
 	}
-	v.required("sender.province", s.Province, "")
-	v.required("sender.city", s.City, "")
-	v.required("sender.address", s.Address, "")
+	return "waybill"
+}
+
+func (c *Config) validateSender(v *validator) {
+	if len(c.Warehouses) > 0 {
+		return // each warehouse's sender is checked, and sender defaults to the default one's
+	}
+	validateAddress(v, "sender", c.Sender)
+}
+
+func validateAddress(v *validator, p string, s Address) {
+	v.required(p+".name", s.Name, "")
+	if strings.TrimSpace(s.Mobile) == "" && strings.TrimSpace(s.Phone) == "" {
+		v.add(p+".mobile", "required (or %s.phone)", p)
+	}
+	v.required(p+".province", s.Province, "")
+	v.required(p+".city", s.City, "")
+	v.required(p+".address", s.Address, "")
+}
+
+func (c *Config) validateWarehouses(v *validator) {
+	names := map[string]bool{}
+	defaults := 0
+	for i, w := range c.Warehouses {
+		p := fmt.Sprintf("warehouses[%d]", i)
+		v.required(p+".name", w.Name, "")
+		if names[w.Name] && w.Name != "" {
+			v.add(p+".name", "%q is used by another warehouse", w.Name)
+		}
+		names[w.Name] = true
+		validateAddress(v, p+".sender", w.Sender)
+		if (w.Latitude == nil) != (w.Longitude == nil) {
+			v.add(p+".latitude", "latitude and longitude go together")
+		}
+		if w.Latitude != nil && (*w.Latitude < -90 || *w.Latitude > 90) {
+			v.add(p+".latitude", "must be within -90 and 90, got %v", *w.Latitude)
+		}
+		if w.Longitude != nil && (*w.Longitude < -180 || *w.Longitude > 180) {
+			v.add(p+".longitude", "must be within -180 and 180, got %v", *w.Longitude)
+		}
+		if w.Default {
+			defaults++
+			if defaults > 1 {
+				v.add(p+".default", "only one warehouse can be the default")
+			}
+		}
+	}
+}
+
+func (c *Config) validateLabels(v *validator) {
+	l := c.Labels
+	v.positive("labels.keep", l.Keep)
+	if s := strings.TrimSpace(l.TemplateSize); s != "" {
+		if _, err := strconv.Atoi(s); err != nil {
+			v.add("labels.template_size", "must be the carrier's size number, e.g. \"150\" for 100x150 mm, got %q", s)
+		}
+	}
 }
 
 func (c *Config) validateCarriers(v *validator) {
@@ -414,6 +480,12 @@ func (c *Config) validateCarriers(v *validator) {
 		v.positive(p+".poll_every", cr.PollEvery)
 		if cr.RateLimit < 0 {
 			v.add(p+".rate_limit", "must not be negative (got %v)", cr.RateLimit)
+		}
+		if pc := cr.Parcels; pc != nil {
+			if !(pc.MaxKg > 0) {
+				v.add(p+".parcels.max_kg", "must be > 0 (the most kilograms one parcel may weigh), got %v", pc.MaxKg)
+			}
+			v.atLeast(p+".parcels.max", pc.Max, 1)
 		}
 		v.atLeast(p+".breaker.failures", cr.Breaker.Failures, 1)
 		v.positive(p+".breaker.cooldown", cr.Breaker.Cooldown)

@@ -36,6 +36,8 @@ type Metrics struct {
 	UnknownStatusCodes *prometheus.CounterVec // carrier
 	StuckOrders        prometheus.Counter
 	NoPickup           prometheus.Counter
+	CancelsDetected    prometheus.Counter
+	Cancels            *prometheus.CounterVec
 	WatchdogScans      prometheus.Counter
 	InFlightLimit      *prometheus.GaugeVec   // carrier
 	Batches            prometheus.Histogram   // orders per batch of the ship stage
@@ -169,6 +171,11 @@ func New() *Metrics {
 			Help: "Paid orders reported stuck without a waybill past watchdog.stuck_after."}),
 		NoPickup: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "no_pickup_total",
 			Help: "Waybills flagged exception no_pickup."}),
+		CancelsDetected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cancelled_detected_total",
+			Help: "Cancelled transitions (orders.cancelled) detected in the binlog."}),
+		Cancels: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cancellations_total",
+			Help: "Cancelled orders by outcome: cancelled (waybill cancelled at the carrier), cancel_after_pickup, not_shipped, already_cancelled, failed."},
+			[]string{"outcome"}),
 		WatchdogScans: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watchdog", Name: "scans_total",
 			Help: "Watchdog passes completed (no-pickup flags and stuck orders)."}),
 		InFlightLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: "carrier", Name: "in_flight_limit",
@@ -205,6 +212,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{m.BinlogLag, m.BinlogEvents, m.CheckpointAge, m.Detected, m.Orders,
 		m.CarrierRequests, m.CarrierDuration, m.Writebacks, m.WritebackDuration, m.EndToEnd, m.RetryDepth,
 		m.DeadLetterDepth, m.Pushes, m.StatusTransitions, m.UnknownStatusCodes, m.StuckOrders, m.NoPickup,
+		m.CancelsDetected, m.Cancels,
 		m.WatchdogScans, m.InFlightLimit, m.Batches, m.ScanErrors, m.AdminUnauthorized, m.ConfigReloads, m.CircuitOpen, m.EventsFailed, m.EventsOutbox, m.QueueDepth, m.PendingTx, m.OrdersTopic, m.Leader, m.Ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

@@ -38,6 +38,7 @@ const (
 	Exception      = "exception"
 	DeadLettered   = "dead_lettered"
 	Conflict       = "conflict"
+	Cancelled      = "cancelled" // the waybill was cancelled at the carrier (orders.cancelled, waybill cancel)
 )
 
 // Event is one lifecycle change, as published (JSON, keyed by order key). Schema versions the

@@ -3,6 +3,7 @@ package parcel
 import (
 	"cmp"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
@@ -152,7 +153,7 @@ func (s *Stage) applyToOrder(ctx context.Context, key string, event func(state.R
 	}
 	for _, write := range writes {
 		start := time.Now()
-		_, err := s.shop.WriteStatus(ctx, write, statusValues(rec, write, next.Reason, at))
+		_, err := s.shop.WriteStatus(ctx, write, statusValues(rec, s.conf().Writeback.Separator, write, next.Reason, at))
 		metrics.Since(s.m.WritebackDuration.WithLabelValues("status"), start)
 		if err != nil {
 			s.m.Writebacks.WithLabelValues("status", "error").Inc()
@@ -188,7 +189,9 @@ func shopLacksWaybill(st string) bool {
 }
 
 // statusValues are the named parameters of a status write-back.
-func statusValues(rec state.Record, st, reason string, eventTime time.Time) map[string]any {
+func statusValues(rec state.Record, sep, st, reason string, eventTime time.Time) map[string]any {
 	return shopdb.Values{Key: rec.Key, Waybill: rec.Waybill, Carrier: rec.Carrier, ShipperCode: rec.ShipperCode,
-		OrderCode: rec.OrderCode, PickupTime: rec.PickupTime, Status: st, Reason: reason, EventTime: eventTime}.Map(time.Now())
+		OrderCode: rec.OrderCode, PickupTime: rec.PickupTime, Status: st, Reason: reason, EventTime: eventTime,
+		Waybills: strings.Join(append([]string{rec.Waybill}, rec.Children...), sep), Parcels: 1 + len(rec.Children),
+		Warehouse: rec.Warehouse}.Map(time.Now())
 }

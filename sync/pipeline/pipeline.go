@@ -151,7 +151,7 @@ func New(o Options) (*Pipeline, error) {
 	p.ship = ship.New(ship.Options{Store: o.Store, Shop: o.Shop, Events: p.out, Settings: p.current, Metrics: m,
 		Log: o.Log, Owner: p.owner, Shipped: p.obs.remember, AliveTTL: aliveTTL}, cfg.Workers.Queue)
 	p.parcel = parcel.New(o.Store, o.Shop, p.out, p.current, m, o.Log)
-	var sink tail.Sink = shipSink{p.ship}
+	var sink tail.Sink = shipSink{p.ship, p.parcel}
 	if cfg.Mode == config.ModeReader {
 		sink = publisher{p}
 	}
@@ -169,10 +169,22 @@ func (p *Pipeline) protect(c config.Carrier, cl Carrier) *carrier.Carrier {
 	})
 }
 
-// shipSink hands the tail's paid orders to the ship stage (mode all).
-type shipSink struct{ s *ship.Stage }
+// shipSink hands the tail's paid orders to the ship stage and its cancellations to the parcel
+// stage (mode all).
+type shipSink struct {
+	s *ship.Stage
+	p *parcel.Stage
+}
 
-func (k shipSink) Take(ctx context.Context, o tail.Order) error { return k.s.Enqueue(ctx, ship.Job(o)) }
+func (k shipSink) Take(ctx context.Context, o tail.Order) error {
+	if o.Cancel {
+		// Rare, and each may wait for its order's shipping to settle: one goroutine each, ended
+		// with the reader (unacknowledged then, so read again on restart).
+		go k.p.Cancels(ctx, o.Key, o.Ack)
+		return nil
+	}
+	return k.s.Enqueue(ctx, ship.Job(o))
+}
 
 func randomID() string {
 	b := make([]byte, 6)

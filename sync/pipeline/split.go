@@ -42,10 +42,15 @@ type PaidOrder struct {
 	// PaidAt is when the binlog event that made the order paid was written; zero for orders
 	// found by the backfill query.
 	PaidAt time.Time `json:"paid_at,omitzero"`
+	// Action is "cancel" for an order that turned cancelled (orders.cancelled); empty: paid.
+	Action string `json:"action,omitempty"`
 }
 
 // paidOrderSchema is the version readers write and workers accept.
 const paidOrderSchema = 1
+
+// actionCancel marks a message of the paid-order topic as a cancellation.
+const actionCancel = "cancel"
 
 // publisher is the tail's sink in mode reader: it sends each paid order to the topic, and its
 // transaction is acknowledged when the brokers are.
@@ -53,7 +58,11 @@ type publisher struct{ p *Pipeline }
 
 func (pb publisher) Take(ctx context.Context, o tail.Order) error {
 	p := pb.p
-	b, err := json.Marshal(PaidOrder{Schema: paidOrderSchema, Order: o.Key, Table: p.conf().Orders.Table, PaidAt: o.PaidAt})
+	po := PaidOrder{Schema: paidOrderSchema, Order: o.Key, Table: p.conf().Orders.Table, PaidAt: o.PaidAt}
+	if o.Cancel {
+		po.Action = actionCancel
+	}
+	b, err := json.Marshal(po)
 	if err != nil {
 		return err
 	}
@@ -153,7 +162,7 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 			p.log.Debug("partition repositioned", "partition", m.Partition, "after", t.fetched, "at", m.Offset)
 		}
 		t.fetched = m.Offset
-		key, at, err := decodePaidOrder(m)
+		key, at, cancel, err := decodePaidOrder(m)
 		if err != nil {
 			// Nothing to ship and nothing to wait for: counted, logged, passed over.
 			p.obs.m.OrdersTopic.WithLabelValues("malformed").Inc()
@@ -164,7 +173,12 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 		p.obs.m.OrdersTopic.WithLabelValues("consumed").Inc()
 		seq := t.t.Add()
 		t.t.End(m.Offset)
-		if err := p.ship.Enqueue(ctx, ship.Job{Key: key, PaidAt: at, Ack: func() { t.t.Ack(seq) }}); err != nil {
+		ack := func() { t.t.Ack(seq) }
+		if cancel {
+			go p.parcel.Cancels(ctx, key, ack)
+			continue
+		}
+		if err := p.ship.Enqueue(ctx, ship.Job{Key: key, PaidAt: at, Ack: ack}); err != nil {
 			return nil
 		}
 	}
@@ -172,20 +186,22 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 
 // decodePaidOrder reads a message's order key (the record key; the value's order must agree)
 // and paid time.
-func decodePaidOrder(m kafka.Message) (string, time.Time, error) {
+func decodePaidOrder(m kafka.Message) (key string, paidAt time.Time, cancel bool, err error) {
 	var po PaidOrder
 	if err := json.Unmarshal(m.Value, &po); err != nil {
-		return "", time.Time{}, fmt.Errorf("value is not a paid-order JSON: %w", err)
+		return "", time.Time{}, false, fmt.Errorf("value is not a paid-order JSON: %w", err)
 	}
 	switch {
 	case po.Schema != paidOrderSchema:
-		return "", time.Time{}, fmt.Errorf("schema %d, this worker reads %d (upgrade it)", po.Schema, paidOrderSchema)
+		return "", time.Time{}, false, fmt.Errorf("schema %d, this worker reads %d (upgrade it)", po.Schema, paidOrderSchema)
 	case po.Order == "":
-		return "", time.Time{}, errors.New("no order key")
+		return "", time.Time{}, false, errors.New("no order key")
 	case string(m.Key) != po.Order:
-		return "", time.Time{}, fmt.Errorf("record key %q and order %q differ", m.Key, po.Order)
+		return "", time.Time{}, false, fmt.Errorf("record key %q and order %q differ", m.Key, po.Order)
+	case po.Action != "" && po.Action != actionCancel:
+		return "", time.Time{}, false, fmt.Errorf("action %q, this worker knows only %q (upgrade it)", po.Action, actionCancel)
 	}
-	return po.Order, po.PaidAt, nil
+	return po.Order, po.PaidAt, po.Action == actionCancel, nil
 }
 
 // commitSettled commits, per partition, the offset below which every fetched message is settled.

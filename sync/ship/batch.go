@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,9 @@ type order struct {
 
 	// The waybill: from the claim (an earlier attempt recorded it) or from this batch's create.
 	carrier, shipperCode, orderCode, waybill, pickup string
+	children                                         []string // the other parcels' waybills
+	labels                                           []string // print templates of this create
+	warehouse                                        string
 }
 
 func (o *order) settled() bool { return o.res.kind != 0 }
@@ -106,6 +110,7 @@ func (b *batchRun) claim(ctx context.Context) []*order {
 		case c.Record.Waybill != "":
 			o.carrier, o.shipperCode, o.orderCode = c.Record.Carrier, c.Record.ShipperCode, c.Record.OrderCode
 			o.waybill, o.pickup = c.Record.Waybill, c.Record.PickupTime
+			o.children, o.warehouse = c.Record.Children, c.Record.Warehouse
 		default:
 			fresh = append(fresh, o)
 		}
@@ -179,12 +184,12 @@ func (b *batchRun) enrich(ctx context.Context, fresh []*order) {
 			}
 			its = r.Items
 		}
-		sh, err := shipment(o.shop, its, b.cfg.Sender)
+		sh, warehouse, err := shipment(o.shop, its, b.cfg)
 		if err != nil {
 			o.fail(err)
 			continue
 		}
-		o.shipment = sh
+		o.shipment, o.warehouse = sh, warehouse
 		o.shop.WeightKg = sh.WeightKg // routing by weight sees the items' sum when the query has none
 		if o.candidates, err = candidates(b.cfg, b.carriers, o.shop, o.rec); err != nil {
 			o.res = result{kind: failed, err: &carrier.Permanent{Reason: err.Error()}, pinned: o.rec.Sticky}
@@ -253,13 +258,15 @@ func (b *batchRun) submit(ctx context.Context, round int, calls []*order, admitt
 		}
 		c := o.candidates[round]
 		o.carrier, o.shipperCode, o.orderCode = c.Name, c.ShipperCode, o.shipment.OrderCode
+		sh := o.shipment
+		sh.Parcels = parcels(c.Config, o.shop, sh.WeightKg)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wb, err := admitted[i].Create(ctx, o.shipment)
+			wb, err := admitted[i].Create(ctx, sh)
 			switch {
 			case err == nil:
-				o.waybill = wb.Number
+				o.waybill, o.children, o.labels = wb.Number, wb.Children, wb.Labels
 				if !wb.PickupTime.IsZero() {
 					o.pickup = wb.PickupTime.Format(time.DateTime)
 				}
@@ -301,7 +308,8 @@ func (b *batchRun) recordWaybills(ctx context.Context) {
 	recs := make([]state.WaybillRecord, len(created))
 	for i, o := range created {
 		recs[i] = state.WaybillRecord{Key: o.key, Owner: b.owner, Carrier: o.carrier, Waybill: o.waybill, PickupTime: o.pickup,
-			PickupDue: now.Add(b.cfg.Watchdog.NoPickupAfter), PollDue: now.Add(pollInterval(b.cfg, o.carrier))}
+			PickupDue: now.Add(b.cfg.Watchdog.NoPickupAfter), PollDue: now.Add(pollInterval(b.cfg, o.carrier)),
+			Children: o.children, Warehouse: o.warehouse, Labels: o.labelsToKeep(now)}
 	}
 	for i, err := range b.s.o.Store.RecordWaybills(ctx, recs) {
 		o := created[i]
@@ -316,6 +324,30 @@ func (b *batchRun) recordWaybills(ctx context.Context) {
 	}
 }
 
+// labelsToKeep are this create's print templates, the parent's first, as the store keeps them.
+func (o *order) labelsToKeep(now time.Time) []state.Label {
+	if len(o.labels) == 0 {
+		return nil
+	}
+	paid := o.rec.CreatedAt
+	for _, j := range o.jobs {
+		if !j.PaidAt.IsZero() {
+			paid = j.PaidAt
+			break
+		}
+	}
+	numbers := append([]string{o.waybill}, o.children...)
+	out := make([]state.Label, 0, len(o.labels))
+	for i, html := range o.labels {
+		if i >= len(numbers) {
+			break
+		}
+		out = append(out, state.Label{Waybill: numbers[i], Order: o.key, OrderCode: o.orderCode, Carrier: o.carrier,
+			Parcel: i, Parcels: len(numbers), PaidAt: paid, CreatedAt: now, HTML: []byte(html)})
+	}
+	return out
+}
+
 // writeBack writes every waybill of the batch into the shop in one transaction, each order with
 // its own guard; when one order's statement fails, the orders are written one by one so each
 // gets its own outcome.
@@ -326,7 +358,7 @@ func (b *batchRun) writeBack(ctx context.Context) {
 	for _, o := range b.orders {
 		if !o.settled() && o.waybill != "" {
 			todo = append(todo, o)
-			values = append(values, writeValues(o, now))
+			values = append(values, writeValues(o, b.cfg.Writeback.Separator, now))
 		}
 	}
 	if len(todo) == 0 {
@@ -511,7 +543,9 @@ func pollInterval(cfg *config.Config, name string) time.Duration {
 }
 
 // writeValues are the named parameters of the waybill write-back.
-func writeValues(o *order, now time.Time) map[string]any {
+func writeValues(o *order, sep string, now time.Time) map[string]any {
 	return shopdb.Values{Key: o.key, Waybill: o.waybill, Carrier: o.carrier, ShipperCode: o.shipperCode,
-		OrderCode: o.orderCode, PickupTime: o.pickup, EventTime: now}.Map(now)
+		OrderCode: o.orderCode, PickupTime: o.pickup, EventTime: now,
+		Waybills: strings.Join(append([]string{o.waybill}, o.children...), sep), Parcels: 1 + len(o.children),
+		Warehouse: o.warehouse}.Map(now)
 }

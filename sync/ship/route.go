@@ -2,7 +2,9 @@ package ship
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,7 +94,7 @@ func ruleMatches(r config.Rule, o shopdb.Order) bool {
 
 // shipment builds the carrier request from the enriched order; missing required receiver data is
 // a permanent error naming what is missing.
-func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carrier.Shipment, error) {
+func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config) (carrier.Shipment, string, error) {
 	var missing []string
 	if strings.TrimSpace(o.ReceiverName) == "" {
 		missing = append(missing, "receiver_name")
@@ -108,7 +110,7 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 		missing = append(missing, "receiver_province/receiver_city")
 	}
 	if len(missing) > 0 {
-		return carrier.Shipment{}, &carrier.Permanent{Reason: fmt.Sprintf("order %s has no %s", o.Code, strings.Join(missing, ", "))}
+		return carrier.Shipment{}, "", &carrier.Permanent{Reason: fmt.Sprintf("order %s has no %s", o.Code, strings.Join(missing, ", "))}
 	}
 	weight := o.WeightKg
 	if weight == 0 {
@@ -116,21 +118,69 @@ func shipment(o shopdb.Order, items []shopdb.Item, sender config.Address) (carri
 			weight += it.WeightKg * float64(it.Quantity)
 		}
 	}
-	province := o.ReceiverProvince
+	receiver := config.Address{Name: o.ReceiverName, Mobile: o.ReceiverMobile, Phone: o.ReceiverPhone,
+		Province: o.ReceiverProvince, City: o.ReceiverCity, District: o.ReceiverDistrict,
+		Address: o.ReceiverAddress, Postcode: o.ReceiverPostcode}
 	if domestic {
-		province = address.Province(province) // Beijing, GD, 广东 -> 北京, 广东省
+		receiver.Province = address.Province(receiver.Province) // Beijing, GD, 广东 -> 北京, 广东省
+		if cfg.Addresses.Enabled() {
+			p, err := address.Normalize(address.Parts{Name: receiver.Name, Mobile: receiver.Mobile, Phone: receiver.Phone,
+				Province: receiver.Province, City: receiver.City, District: receiver.District,
+				Street: receiver.Address, Postcode: receiver.Postcode})
+			if err != nil {
+				// Personal data stays out: the reason names the field and what is wrong with it.
+				return carrier.Shipment{}, "", &carrier.Permanent{Reason: fmt.Sprintf("order %s: address not accepted by carriers: %v", o.Code, err)}
+			}
+			receiver = config.Address{Name: p.Name, Mobile: p.Mobile, Phone: p.Phone, Province: p.Province, City: p.City,
+				District: p.District, Address: p.Street, Postcode: p.Postcode}
+		}
+	}
+	sender, warehouse := cfg.Sender, ""
+	if len(cfg.Warehouses) > 0 {
+		w := cfg.Warehouses[chooseWarehouse(cfg, receiver.Province)]
+		sender, warehouse = w.Sender, w.Name
 	}
 	return carrier.Shipment{
 		OrderCode: o.Code,
 		Sender:    sender,
-		Receiver: config.Address{Name: o.ReceiverName, Mobile: o.ReceiverMobile, Phone: o.ReceiverPhone,
-			Province: province, City: o.ReceiverCity, District: o.ReceiverDistrict,
-			Address: o.ReceiverAddress, Postcode: o.ReceiverPostcode},
-		Items:    items,
-		WeightKg: weight,
-		VolumeM3: o.VolumeM3,
-		Remark:   o.Remark,
-	}, nil
+		Receiver:  receiver,
+		Items:     items,
+		WeightKg:  weight,
+		VolumeM3:  o.VolumeM3,
+		Remark:    o.Remark,
+		Labels:    cfg.Labels.Enabled, TemplateSize: cfg.Labels.TemplateSize,
+	}, warehouse, nil
+}
+
+// chooseWarehouse is the index of the warehouse an order to province ships from: the first that
+// serves it, else the nearest, else the default (DESIGN.md §2, routing).
+func chooseWarehouse(cfg *config.Config, province string) int {
+	sites := make([]address.Site, len(cfg.Warehouses))
+	for i, w := range cfg.Warehouses {
+		sites[i] = address.Site{Name: w.Name, Serves: w.Serves, Province: w.Sender.Province}
+		if w.Latitude != nil && w.Longitude != nil {
+			sites[i].Lat, sites[i].Lon, sites[i].HasCoord = *w.Latitude, *w.Longitude, true
+		}
+	}
+	return address.Choose(sites, province, cfg.DefaultWarehouse()).Index
+}
+
+// parcels is how many parcels an order ships as at carrier c: the parcels column of
+// orders.query when it returns one, else the carrier's parcels rule by weight, else one.
+func parcels(c config.Carrier, o shopdb.Order, weightKg float64) int {
+	limit := 20
+	if c.Parcels != nil {
+		limit = c.Parcels.Max
+	}
+	if v, ok := o.Columns["parcels"]; ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 1 {
+			return min(n, limit)
+		}
+	}
+	if c.Parcels == nil || !(weightKg > 0) {
+		return 1
+	}
+	return min(max(int(math.Ceil(weightKg/c.Parcels.MaxKg-1e-9)), 1), limit)
 }
 
 // orderRow is an order as the status page lists it.

@@ -27,6 +27,8 @@ type Job struct {
 	Key    string
 	PaidAt time.Time // when the binlog event that made it paid was written; zero for retries
 	Ack    func()
+	// Cancel: the order turned cancelled; the stage's Cancels handle it, not a batch.
+	Cancel bool
 }
 
 // Claims is the orders' records in Redis (sync/state). ClaimMany takes each order for owner

@@ -143,6 +143,11 @@ type WaybillRecord struct {
 	Key, Owner                   string
 	Carrier, Waybill, PickupTime string
 	PickupDue, PollDue           time.Time
+	Children                     []string // the other parcels' waybills
+	Warehouse                    string
+	// Labels are the print templates to keep (parent first, then each child), stored in the
+	// same round trip; see Labels.
+	Labels []Label
 }
 
 // RecordWaybills is RecordWaybill for a batch in one round trip; errs[i] is ws[i]'s outcome
@@ -154,7 +159,11 @@ func (s *Store) RecordWaybills(ctx context.Context, ws []WaybillRecord) []error 
 		calls[i] = s.recordWaybillCall(w, now)
 	}
 	errs := make([]error, len(ws))
-	for i, cmd := range s.evalMany(ctx, recordWaybillScript, calls, nil) {
+	var extra func(redis.Pipeliner)
+	if labels := s.labelsOf(ws); len(labels) > 0 {
+		extra = func(p redis.Pipeliner) { s.putLabels(ctx, p, labels) }
+	}
+	for i, cmd := range s.evalMany(ctx, recordWaybillScript, calls, extra) {
 		errs[i] = recordWaybillErr(ws[i].Key, cmd.Err())
 	}
 	return errs

@@ -38,12 +38,13 @@ func (s *Store) retentionMs() int64 { return max(s.retention.Milliseconds(), 0) 
 // Cluster the prefix carries the shop's hash tag, so it lives in the record's slot.
 const retainLua = `
 local function retain(order, prefix, ms, parcel_done)
-  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill')
+  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill', 'children')
   local st = f[1]
   local settled = st == 'conflict' or st == 'skipped' or st == 'dropped' or (st == 'written' and parcel_done)
   if not settled then ms = 0 end
   local keys = {order}
   if f[3] and f[3] ~= '' then keys[2] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. f[3] end
+  for child in string.gmatch(f[4] or '', '[^,]+') do keys[#keys + 1] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. child end
   for _, k in ipairs(keys) do
     if ms > 0 then redis.call('PEXPIRE', k, ms) else redis.call('PERSIST', k) end
   end

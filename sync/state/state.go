@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +33,13 @@ type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string
 	retention time.Duration // settled orders expire this long after their last change
+	labelKeep time.Duration // labels expire this long after their creation
 }
 
 // New returns a store using keys under prefix; settled orders are kept DefaultRetention unless
 // an option says otherwise.
 func New(rdb redis.UniversalClient, prefix string, opts ...Option) *Store {
-	s := &Store{rdb: rdb, prefix: prefix, retention: DefaultRetention}
+	s := &Store{rdb: rdb, prefix: prefix, retention: DefaultRetention, labelKeep: DefaultLabelKeep}
 	for _, o := range opts {
 		o(s)
 	}
@@ -74,6 +76,9 @@ type Record struct {
 	WaybillAt   time.Time
 	Sticky      bool   // the carrier may have created a waybill: ask no other
 	Route       string // the carrier chosen by hand (`dlq retry --carrier`); ask only it
+	// Children are the other parcels' waybills (several parcels), Warehouse where it ships from.
+	Children  []string
+	Warehouse string
 	// Parcel status as last applied (sync/status).
 	Status          string
 	StatusException bool
@@ -92,6 +97,10 @@ func recordFrom(key string, m map[string]string) Record {
 	r.WaybillAt = msTime(m["waybill_at"])
 	r.Sticky = m["sticky"] == "1"
 	r.Route = m["route"]
+	if c := m["children"]; c != "" {
+		r.Children = strings.Split(c, ",")
+	}
+	r.Warehouse = m["warehouse"]
 	r.Status, r.StatusReason = m["status"], m["status_reason"]
 	r.StatusException = m["status_exception"] == "1"
 	r.StatusTime = msTime(m["status_time"])
@@ -295,13 +304,17 @@ func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, 
 // Submitting recorded (one string key per waybill, so it can expire with its order), and
 // schedules the pickup watchdog and the poller, all at once. KEYS: order, pickup watch, poll
 // schedule. ARGV: owner, now, carrier, waybill, pickup_time, order key, pickup due (” none),
-// poll due, key prefix.
+// poll due, key prefix, child waybills (comma-separated), warehouse. Child waybills are indexed
+// like the parent: a push may name any of them.
 var recordWaybillScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
 redis.call('HSET', KEYS[1], 'state', 'waybilled', 'carrier', ARGV[3], 'waybill', ARGV[4], 'pickup_time', ARGV[5],
-  'last_error', '', 'updated_at', ARGV[2], 'waybill_at', ARGV[2])
+  'last_error', '', 'updated_at', ARGV[2], 'waybill_at', ARGV[2], 'children', ARGV[10], 'warehouse', ARGV[11])
 local shipper = redis.call('HGET', KEYS[1], 'shipper_code') or ''
 redis.call('SET', ARGV[9] .. 'wb:' .. shipper .. '/' .. ARGV[4], ARGV[6])
+for child in string.gmatch(ARGV[10], '[^,]+') do
+  redis.call('SET', ARGV[9] .. 'wb:' .. shipper .. '/' .. child, ARGV[6])
+end
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6]) end
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[6])
 return 1
@@ -323,7 +336,8 @@ func (s *Store) recordWaybillCall(w WaybillRecord, now int64) scriptCall {
 		pd = strconv.FormatInt(w.PickupDue.UnixMilli(), 10)
 	}
 	return scriptCall{keys: []string{s.orderKey(w.Key), s.pickupKey(), s.pollKey()},
-		args: []any{w.Owner, now, w.Carrier, w.Waybill, w.PickupTime, w.Key, pd, w.PollDue.UnixMilli(), s.prefix}}
+		args: []any{w.Owner, now, w.Carrier, w.Waybill, w.PickupTime, w.Key, pd, w.PollDue.UnixMilli(), s.prefix,
+			strings.Join(w.Children, ","), w.Warehouse}}
 }
 
 func recordWaybillErr(key string, err error) error {

@@ -12,8 +12,9 @@ type image interface {
 
 // rule is the paid predicate of DESIGN.md §2.
 type rule struct {
-	paid config.Condition
-	when []config.Condition
+	paid      config.Condition
+	when      []config.Condition
+	cancelled *config.Condition // nil: cancellations are not watched
 }
 
 func holds(c config.Condition, im image) bool {
@@ -42,4 +43,11 @@ func (r rule) transition(action binlog.Action, before, after image) bool {
 		}
 	}
 	return true
+}
+
+// cancellation reports whether the row change makes an order with a waybill worth cancelling:
+// the cancelled predicate false before and true after an UPDATE (an order inserted cancelled
+// was never paid, so never shipped).
+func (r rule) cancellation(action binlog.Action, before, after image) bool {
+	return r.cancelled != nil && action == binlog.Update && !holds(*r.cancelled, before) && holds(*r.cancelled, after)
 }

@@ -104,7 +104,9 @@ func (s *sender) add(ctx context.Context, ord Order, at time.Time) error {
 		return s.o.t.o.Sink.Take(ctx, ord)
 	}
 	s.batch.orders = append(s.batch.orders, ord)
-	s.batch.events = append(s.batch.events, outbox.Event{Type: outbox.Paid, Order: ord.Key, Time: at})
+	if !ord.Cancel { // its cancelled event is recorded once the carrier has cancelled the waybill
+		s.batch.events = append(s.batch.events, outbox.Event{Type: outbox.Paid, Order: ord.Key, Time: at})
+	}
 	if len(s.batch.orders) >= batchMax {
 		return s.flush(ctx)
 	}

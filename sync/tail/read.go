@@ -106,15 +106,21 @@ func (t *Tail) stream(ctx context.Context, cfg binlog.Config, from binlog.Positi
 				checked = true
 			}
 			for _, r := range ev.Rows {
-				if !t.rule.transition(ev.Action, r.Before, r.After) {
+				paidNow := t.rule.transition(ev.Action, r.Before, r.After)
+				cancel := !paidNow && t.rule.cancellation(ev.Action, r.Before, r.After)
+				if !paidNow && !cancel {
 					continue
 				}
 				key, ok := r.After.Text(t.o.Config.Orders.Key)
 				if !ok {
 					continue
 				}
-				t.m.Detected.Inc()
-				o := Order{Key: key, PaidAt: paidAt(ev.Time, time.Now()), Ack: t.ackFunc(t.tracker.Add())}
+				if cancel {
+					t.m.CancelsDetected.Inc()
+				} else {
+					t.m.Detected.Inc()
+				}
+				o := Order{Key: key, PaidAt: paidAt(ev.Time, time.Now()), Ack: t.ackFunc(t.tracker.Add()), Cancel: cancel}
 				if err := paid.add(ctx, o, ev.Time); err != nil {
 					return last, err
 				}
@@ -136,6 +142,9 @@ func (t *Tail) checkColumns(ev binlog.Event) error {
 	cols := []string{o.Key, o.Paid.Column}
 	for _, c := range o.When {
 		cols = append(cols, c.Column)
+	}
+	if o.Cancelled != nil {
+		cols = append(cols, o.Cancelled.Column)
 	}
 	for _, c := range cols {
 		if !im.Has(c) {

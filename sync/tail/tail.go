@@ -24,6 +24,8 @@ type Order struct {
 	Key    string
 	PaidAt time.Time // when the binlog event that made it paid was written; zero for the backfill
 	Ack    func()
+	// Cancel: the order turned cancelled (orders.cancelled); its waybill, if any, is cancelled.
+	Cancel bool
 }
 
 // Sink takes paid orders: the ship stage (mode all) or the paid-order topic (mode reader). It
@@ -124,7 +126,7 @@ func New(o Options) *Tail {
 		o.Leading = func(context.Context) func() { return func() {} }
 	}
 	return &Tail{o: o, log: o.Log.With("component", "tail"), m: o.Metrics,
-		rule:    rule{paid: o.Config.Orders.Paid, when: o.Config.Orders.When},
+		rule:    rule{paid: o.Config.Orders.Paid, when: o.Config.Orders.When, cancelled: o.Config.Orders.Cancelled},
 		tracker: checkpoint.New[binlog.Position]()}
 }
 

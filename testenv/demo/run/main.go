@@ -171,6 +171,7 @@ func run(ctx context.Context) (err error) {
 		"SHOP_DB_PASSWORD="+testenv.MySQLPassword(),
 		"KDNIAO_APP_KEY="+appKey,
 		"KDNIAO_EBUSINESS_ID="+ebusinessID,
+		"SHIPSYNC_LABELS=true", // config.yaml: labels.enabled
 	)
 	var children []*child
 	defer func() {
@@ -279,6 +280,9 @@ func run(ctx context.Context) (err error) {
 		return fmt.Errorf("shipsync status failed: %v", statusErr)
 	}
 	if err := showActions(ctx, db); err != nil {
+		return err
+	}
+	if err := printLabels(ctx, root, env, bin, cfgPath); err != nil {
 		return err
 	}
 	if *splitMode {
@@ -990,4 +994,24 @@ func scanLog(path string) (warns, errs int, first []string) {
 		}
 	}
 	return warns, errs, first
+}
+
+// printLabels prints the labels of the waybills just created as one batch, the way a warehouse
+// does at the start of its shift: a PDF through headless Chromium when it is installed, else
+// HTML to open in a browser.
+func printLabels(ctx context.Context, root string, env []string, bin, cfgPath string) error {
+	format := "pdf"
+	if _, err := exec.LookPath("chromium"); err != nil {
+		format = "html"
+	}
+	file := filepath.Join(root, "bin", "labels."+format)
+	step("The warehouse's label batch: shipsync labels print --batch next --format %s --out %s", format, rel(root, file))
+	out, err := runCommand(ctx, root, env, bin, "labels", "print", "--config", cfgPath, "--batch", "next",
+		"--format", format, "--out", file)
+	fmt.Print(indent(out))
+	if err != nil {
+		return fmt.Errorf("shipsync labels print failed: %v", err)
+	}
+	fmt.Printf("  open %s to print them (one label per page); a second --batch next prints only new ones\n", file)
+	return nil
 }
