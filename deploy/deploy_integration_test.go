@@ -127,7 +127,7 @@ func TestGrantsLeastPrivilege(t *testing.T) {
 		"key": orderID, "keys": orderID, "waybill": waybill, "carrier": "sim", "shipper_code": "SIM", "order_code": orderCode,
 		"status": "", "pickup_time": "", "reason": "no_pickup", "event_time": now, "now": now,
 		"since":    0, // orders.backfill_query: unbounded
-		"waybills": waybill, "parcels": 1, "warehouse": "",
+		"waybills": waybill, "parcels": 1, "warehouse": "", "previous_waybills": "",
 	}
 	for _, p := range config.Params() {
 		if _, ok := values[p]; !ok {

@@ -59,7 +59,7 @@ func TestInit(t *testing.T) {
 
 // TestHelpExitsZero: asking a command for help is not an error.
 func TestHelpExitsZero(t *testing.T) {
-	for _, cmd := range []string{"run", "check", "status", "dlq", "reload", "init", "sim-carrier"} {
+	for _, cmd := range []string{"run", "check", "status", "dlq", "reload", "init", "sim-carrier", "labels", "waybill"} {
 		var out, errOut bytes.Buffer
 		err := dispatch(context.Background(), []string{cmd, "--help"}, &out, &errOut)
 		var code exitCode

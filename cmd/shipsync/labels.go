@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/label"
+	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/state"
 )
 
@@ -127,17 +127,10 @@ func labelsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // renderLabels makes one printable document of labels, HTML or PDF.
 func renderLabels(ctx context.Context, labels []state.Label, size, format string) ([]byte, error) {
-	ls := make([]label.Label, len(labels))
-	for i, l := range labels {
-		ls[i] = label.Label{Waybill: l.Waybill, Carrier: l.Carrier, OrderCode: l.OrderCode, HTML: l.HTML, Size: size}
-	}
-	var buf bytes.Buffer
-	title := fmt.Sprintf("shipsync labels %s (%d)", time.Now().Format("2006-01-02 15:04"), len(ls))
-	if err := label.Compose(&buf, title, ls); err != nil {
-		return nil, err
-	}
-	if format == "html" {
-		return buf.Bytes(), nil
+	title := fmt.Sprintf("shipsync labels %s (%d)", time.Now().Format("2006-01-02 15:04"), len(labels))
+	doc, err := pipeline.LabelsHTML(title, labels, size)
+	if err != nil || format == "html" {
+		return doc, err
 	}
 	chromium, err := label.Chromium()
 	if err != nil {
@@ -145,7 +138,7 @@ func renderLabels(ctx context.Context, labels []state.Label, size, format string
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	return label.PDF(ctx, chromium, buf.Bytes())
+	return label.PDF(ctx, chromium, doc)
 }
 
 func labelsList(labels []state.Label, w io.Writer) error {

@@ -24,7 +24,8 @@ commands:
   status --config FILE [--json]   checkpoint, binlog position, orders by state, parcels by status
   dlq list|show|retry|drop        the dead letter (shipsync dlq for details)
   labels print|list               the waybills' labels as one printable HTML or PDF file
-  waybill cancel --order KEY      cancel an order's waybill at its carrier while not picked up
+  waybill cancel|reissue --order KEY
+                                  cancel an order's waybill while not picked up; reissue: and create another
   reload --config FILE            the running daemon re-reads its config (as on SIGHUP)
   sim-carrier [flags]             a Kdniao-compatible carrier simulator (see --help)
 `

@@ -105,6 +105,25 @@ func (d *DB) Orders(ctx context.Context, keys []string) (map[string]OrderResult,
 	return res, nil
 }
 
+// ReissueOrders reads orders for a reissue with orders.reissue_query (the order as orders.query
+// reads it, without the not-yet-shipped conditions), or orders.query when none is configured.
+func (d *DB) ReissueOrders(ctx context.Context, keys []string) (map[string]OrderResult, error) {
+	q := d.query
+	if d.reissueQuery != nil {
+		q = d.reissueQuery
+	}
+	rows, err := d.rowsByKey(ctx, q, keys, 1)
+	if err != nil {
+		return nil, err
+	}
+	res := make(map[string]OrderResult, len(rows))
+	for k, vals := range rows {
+		o, err := q.order(vals[0])
+		res[k] = OrderResult{Order: o, Err: err}
+	}
+	return res, nil
+}
+
 // HasItemsQuery reports whether orders.items_query is configured.
 func (d *DB) HasItemsQuery() bool { return d.items != nil }
 

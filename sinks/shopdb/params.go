@@ -203,9 +203,10 @@ type Values struct {
 	Key, Waybill, Carrier, ShipperCode, OrderCode, PickupTime, Status, Reason string
 	EventTime                                                                 time.Time
 	// Waybills is every parcel's number joined by writeback.separator (Waybill alone for one
-	// parcel), Parcels how many; Warehouse where the order ships from.
-	Waybills, Warehouse string
-	Parcels             int
+	// parcel), Parcels how many; Warehouse where the order ships from; PreviousWaybills the
+	// numbers a reissue replaces, as the shop holds them.
+	Waybills, Warehouse, PreviousWaybills string
+	Parcels                               int
 }
 
 // Map is the values by parameter name, with :now as now.
@@ -215,5 +216,6 @@ func (v Values) Map(now time.Time) map[string]any {
 		"order_code": v.OrderCode, "pickup_time": v.PickupTime, "status": v.Status, "reason": v.Reason,
 		"event_time": v.EventTime.Format(time.DateTime), "now": now.Format(time.DateTime),
 		"waybills": cmp.Or(v.Waybills, v.Waybill), "parcels": max(v.Parcels, 1), "warehouse": v.Warehouse,
+		"previous_waybills": v.PreviousWaybills,
 	}
 }

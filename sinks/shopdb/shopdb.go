@@ -18,8 +18,11 @@ type Config struct {
 	// Query reads orders in canonical column names: one row by :key, or the rows of an IN list
 	// (:keys), each naming its order in an order_key column. ItemsQuery (optional) reads
 	// items the same two ways.
-	Query         string
-	ItemsQuery    string
+	Query      string
+	ItemsQuery string
+	// ReissueQuery reads an order for a reissue, like Query without its not-yet-shipped
+	// conditions (optional: Query).
+	ReissueQuery  string
 	BackfillQuery string // optional, keys of paid-but-unshipped orders
 	// BackfillSince binds the backfill query's :since to now minus this, in unix seconds
 	// (0: :since is 0, no bound).
@@ -28,8 +31,11 @@ type Config struct {
 	// when the row already holds this waybill (completing a write cut short), so they must be
 	// idempotent.
 	Waybill        []string
-	CurrentWaybill string              // optional, the waybill already stored for :key
-	Status         map[string][]string // canonical status -> statements
+	CurrentWaybill string // optional, the waybill already stored for :key
+	// Reissue replaces a re-issued order's number: the first statement is guarded by the
+	// number the row holds (:previous_waybills), the rest idempotent follow-ups. Optional.
+	Reissue []string
+	Status  map[string][]string // canonical status -> statements
 	// ReadTimeout bounds each enrichment statement (one per order by :key, one per chunk of
 	// keys by :keys), WriteTimeout each write-back transaction
 	// (defaults 10 s and 30 s), so a connection that goes silent fails the call instead of
@@ -43,17 +49,19 @@ type Config struct {
 // DB runs the configured statements, each prepared once (an enrichment query by :keys once per
 // size class of its IN list, see enrichment). It is safe for concurrent use.
 type DB struct {
-	db       *sql.DB
-	query    *enrichment
-	items    *enrichment
-	backfill *prepared
-	since    time.Duration
-	waybill  []*prepared
-	current  *prepared
-	status   map[string][]*prepared
-	txOpts   *sql.TxOptions // write transactions: see writeTx
-	readTO   time.Duration  // each enrichment statement
-	writeTO  time.Duration  // each write-back transaction
+	db           *sql.DB
+	query        *enrichment
+	reissueQuery *enrichment
+	items        *enrichment
+	backfill     *prepared
+	since        time.Duration
+	waybill      []*prepared
+	reissue      []*prepared
+	current      *prepared
+	status       map[string][]*prepared
+	txOpts       *sql.TxOptions // write transactions: see writeTx
+	readTO       time.Duration  // each enrichment statement
+	writeTO      time.Duration  // each write-back transaction
 }
 
 type prepared struct {
@@ -100,11 +108,15 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 	}
 	d.query = enrich("orders.query", cfg.Query)
 	d.items = enrich("orders.items_query", cfg.ItemsQuery)
+	d.reissueQuery = enrich("orders.reissue_query", cfg.ReissueQuery)
 	d.backfill, d.since = prep("orders.backfill_query", cfg.BackfillQuery), cfg.BackfillSince
 	for i, s := range cfg.Waybill {
 		d.waybill = append(d.waybill, prep(fmt.Sprintf("writeback.waybill[%d]", i), s))
 	}
 	d.current = prep("writeback.current_waybill", cfg.CurrentWaybill)
+	for i, s := range cfg.Reissue {
+		d.reissue = append(d.reissue, prep(fmt.Sprintf("writeback.reissue[%d]", i), s))
+	}
 	for status, list := range cfg.Status {
 		for i, s := range list {
 			d.status[status] = append(d.status[status], prep(fmt.Sprintf("writeback.status.%s[%d]", status, i), s))
@@ -132,8 +144,10 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
 func (d *DB) Close() error {
 	d.query.close()
 	d.items.close()
+	d.reissueQuery.close()
 	all := []*prepared{d.backfill, d.current}
 	all = append(all, d.waybill...)
+	all = append(all, d.reissue...)
 	for _, l := range d.status {
 		all = append(all, l...)
 	}
@@ -281,13 +295,37 @@ func timedOut(ctx context.Context, err error) error {
 	return fmt.Errorf("%w (%w)", err, ctx.Err())
 }
 
+// WriteReissue replaces a re-issued order's number in the shop with writeback.reissue, the way
+// WriteWaybill writes a first one: Written when the guard (the row still holds the previous
+// numbers) took, AlreadyWritten when the row holds the new waybill, Conflict when it holds
+// another number. HasReissue reports whether any statement is configured.
+func (d *DB) WriteReissue(ctx context.Context, values map[string]any) (outcome Outcome, existing string, err error) {
+	if len(d.reissue) == 0 {
+		return 0, "", errors.New("writeback.reissue is empty")
+	}
+	err = d.retryLocks(ctx, func(ctx context.Context) error {
+		outcome, existing, err = d.writeGuarded(ctx, d.reissue, values)
+		return err
+	})
+	return outcome, existing, err
+}
+
+// HasReissue reports whether writeback.reissue has statements.
+func (d *DB) HasReissue() bool { return len(d.reissue) > 0 }
+
 func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, string, error) {
+	return d.writeGuarded(ctx, d.waybill, values)
+}
+
+// writeGuarded runs stmts in one transaction: the first is the guard, the rest follow when it
+// took or when the row already holds :waybill.
+func (d *DB) writeGuarded(ctx context.Context, stmts []*prepared, values map[string]any) (Outcome, string, error) {
 	tx, err := d.db.BeginTx(ctx, d.txOpts)
 	if err != nil {
 		return 0, "", fmt.Errorf("write back waybill: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	changed, err := d.exec(ctx, tx, d.waybill[0], values)
+	changed, err := d.exec(ctx, tx, stmts[0], values)
 	if err != nil {
 		return 0, "", err
 	}
@@ -295,7 +333,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 	if changed == 0 {
 		tx.Rollback() //nolint:errcheck
 		outcome, existing, err = d.whyUnchanged(ctx, d.currentStmt(ctx, nil), values)
-		if err != nil || outcome != AlreadyWritten || len(d.waybill) == 1 {
+		if err != nil || outcome != AlreadyWritten || len(stmts) == 1 {
 			return outcome, existing, err
 		}
 		// Our waybill is there but the rest may not be: on a non-transactional (MyISAM) table a
@@ -305,7 +343,7 @@ func (d *DB) writeWaybill(ctx context.Context, values map[string]any) (Outcome, 
 		}
 		defer tx.Rollback() //nolint:errcheck
 	}
-	for _, p := range d.waybill[1:] {
+	for _, p := range stmts[1:] {
 		if _, err := d.exec(ctx, tx, p, values); err != nil {
 			return 0, "", err
 		}

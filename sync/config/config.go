@@ -65,13 +65,17 @@ type Shop struct {
 
 // Orders says which table is watched, what "paid" means and how an order is read.
 type Orders struct {
-	Table         string      `yaml:"table"` // schema.table, or a table of Shop.Database
-	Key           string      `yaml:"key"`   // primary key column, bound as :key
-	Paid          Condition   `yaml:"paid"`
-	When          []Condition `yaml:"when"` // extra conditions on the after-image
-	Query         string      `yaml:"query"`
-	ItemsQuery    string      `yaml:"items_query"`
-	BackfillQuery string      `yaml:"backfill_query"`
+	Table      string      `yaml:"table"` // schema.table, or a table of Shop.Database
+	Key        string      `yaml:"key"`   // primary key column, bound as :key
+	Paid       Condition   `yaml:"paid"`
+	When       []Condition `yaml:"when"` // extra conditions on the after-image
+	Query      string      `yaml:"query"`
+	ItemsQuery string      `yaml:"items_query"`
+	// ReissueQuery reads an order for `shipsync waybill reissue`: orders.query without its
+	// not-yet-shipped conditions (a shipped order no longer qualifies there). Optional:
+	// orders.query.
+	ReissueQuery  string `yaml:"reissue_query"`
+	BackfillQuery string `yaml:"backfill_query"`
 	// BackfillSince bounds the backfill to recent orders: the query's :since is bound to now
 	// minus this, in unix seconds (0: no bound, :since is 0).
 	BackfillSince time.Duration `yaml:"backfill_since"`
@@ -123,6 +127,10 @@ type Writeback struct {
 	CurrentWaybill string `yaml:"current_waybill"`
 	// Status maps a canonical status (delivered, exception, ...) to its statements.
 	Status map[string][]string `yaml:"status"`
+	// Reissue replaces the shop's number after `shipsync waybill reissue`: the first statement
+	// is guarded by the numbers the row holds (:previous_waybills). Without it a reissue records
+	// and labels the new waybill, and the shop's row keeps the old number.
+	Reissue []string `yaml:"reissue"`
 	// Separator joins an order's waybill numbers in :waybills (several parcels), default ",";
 	// ECShop's invoice_no shows them on separate lines with "<br>".
 	Separator string `yaml:"separator"`

@@ -30,7 +30,7 @@ func Params() []string {
 	return []string{
 		"key", "waybill", "carrier", "shipper_code", "order_code",
 		"status", "pickup_time", "reason", "event_time", "now",
-		"waybills", "parcels", "warehouse",
+		"waybills", "parcels", "warehouse", "previous_waybills",
 	}
 }
 
@@ -302,6 +302,9 @@ func (c *Config) validateOrders(v *validator) {
 	if o.ItemsQuery != "" {
 		v.orderQuery("orders.items_query", o.ItemsQuery, key)
 	}
+	if o.ReissueQuery != "" {
+		v.orderQuery("orders.reissue_query", o.ReissueQuery, key)
+	}
 	if o.BackfillQuery != "" {
 		v.sql("orders.backfill_query", o.BackfillQuery, []string{"since"})
 	}
@@ -333,6 +336,13 @@ func (c *Config) validateWriteback(v *validator) {
 			"another number cannot be told from our own write, and would be taken as written")
 	} else {
 		v.sql("writeback.current_waybill", w.CurrentWaybill, params, "key")
+	}
+	for i, sql := range w.Reissue {
+		need := []string{"key"}
+		if i == 0 {
+			need = append(need, waybillParam(sql), "previous_waybills")
+		}
+		v.sql(fmt.Sprintf("writeback.reissue[%d]", i), sql, params, need...)
 	}
 	statuses := Statuses()
 	keys := make([]string, 0, len(w.Status))

@@ -104,11 +104,11 @@ func TestValidate(t *testing.T) {
 			"writeback.waybill[1]: unknown parameter :waybil (did you mean :waybill?)",
 			"writeback.waybill[2]: must use the parameter :key",
 			"writeback.waybill[3]: empty statement",
-			"writeback.waybill[4]: unknown parameter :foo (known: :key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now, :waybills, :parcels, :warehouse)",
+			"writeback.waybill[4]: unknown parameter :foo (known: :key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now, :waybills, :parcels, :warehouse, :previous_waybills)",
 		}},
 		{"every parameter is allowed", func(c *Config) {
 			c.Writeback.Waybill = append(c.Writeback.Waybill,
-				"INSERT INTO n VALUES (:key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now, :waybills, :parcels, :warehouse)")
+				"INSERT INTO n VALUES (:key, :waybill, :carrier, :shipper_code, :order_code, :status, :pickup_time, :reason, :event_time, :now, :waybills, :parcels, :warehouse, :previous_waybills)")
 			c.Writeback.CurrentWaybill = "SELECT note FROM o WHERE id = :key"
 		}, nil},
 		{"current_waybill is required, even with one waybill statement", func(c *Config) {

@@ -232,6 +232,9 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	if s.DeadLetter, err = p.store.DeadDepth(ctx); err != nil {
 		return s, err
 	}
+	if s.Labels, err = p.labelsView(ctx); err != nil {
+		return s, err
+	}
 	o.mu.Lock()
 	for _, c := range p.conf().Carriers {
 		cs := statuspage.CarrierStats{Name: c.Name}

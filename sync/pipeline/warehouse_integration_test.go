@@ -3,12 +3,15 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +19,15 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao/sim"
 	"github.com/shipsync/shipsync/sinks/label"
+	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
+	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/parcel"
+	"github.com/shipsync/shipsync/sync/pipeline"
+	"github.com/shipsync/shipsync/sync/ship"
 	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/sync/statuspage"
 	"github.com/shipsync/shipsync/testenv"
 )
 
@@ -129,22 +138,46 @@ func TestWarehouseDay(t *testing.T) {
 			t.Errorf("order %d: parcel status %q after every push, want delivered or returned", id, st)
 		}
 	}
+
+	// The status page's labels panel and documents: all unprinted, then one printed batch that
+	// reopens as a reprint.
+	snap, err := h.p.Snapshot(ctx)
+	if err != nil || snap.Labels == nil || snap.Labels.Unprinted != int64(total) || len(snap.Labels.Batches) != 0 {
+		t.Fatalf("status page labels before printing: %+v, %v; want %d unprinted, no batch", snap.Labels, err, total)
+	}
+	doc, err := h.p.LabelDocument(ctx, "unprinted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := state.LabelBatch{ID: "test-batch", At: time.Now()}
+	for _, l := range labels {
+		batch.Waybills = append(batch.Waybills, l.Waybill)
+	}
+	if err := h.store.MarkPrinted(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	snap, err = h.p.Snapshot(ctx)
+	if err != nil || snap.Labels.Unprinted != 0 || len(snap.Labels.Batches) != 1 || snap.Labels.Batches[0].Count != total {
+		t.Errorf("status page labels after printing: %+v, %v; want 0 unprinted and one batch of %d", snap.Labels, err, total)
+	}
+	if _, err := h.p.LabelDocument(ctx, "unprinted"); !errors.Is(err, statuspage.ErrNoLabels) {
+		t.Errorf("unprinted labels after the batch: %v, want none", err)
+	}
+	again, err := h.p.LabelDocument(ctx, "test-batch")
+	if err != nil || strings.Count(string(again), "▸ ") != strings.Count(string(doc), "▸ ") {
+		t.Errorf("the batch reopened: %v, %d waybill lines, want %d", err, strings.Count(string(again), "▸ "), strings.Count(string(doc), "▸ "))
+	}
+	if st := h.sim.Stats(); st.Creates+st.Repeats != n {
+		t.Errorf("%d creates and %d repeats for %d orders: printing asked the carrier", st.Creates, st.Repeats, n)
+	}
 	stop()
 
 	// The batch prints as one PDF, one page per parcel, each page naming its own waybill.
-	ls := make([]label.Label, len(labels))
-	for i, l := range labels {
-		ls[i] = label.Label{Waybill: l.Waybill, Carrier: l.Carrier, OrderCode: l.OrderCode, HTML: l.HTML, Size: "150"}
-	}
-	var doc bytes.Buffer
-	if err := label.Compose(&doc, "test", ls); err != nil {
-		t.Fatal(err)
-	}
 	chromium, err := label.Chromium()
 	if err != nil {
 		t.Fatal("install chromium poppler-utils fonts-wqy-microhei (bash deploy/install-tools.sh): ", err)
 	}
-	pdf, err := label.PDF(ctx, chromium, doc.Bytes())
+	pdf, err := label.PDF(ctx, chromium, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,4 +276,110 @@ func TestCancellation(t *testing.T) {
 			t.Errorf("%d cancel_after_pickup notes, cancelled at the carrier %v; want 1 and false", c, h.sim.Cancelled(h.record(ids[0]).Waybill))
 		}
 	})
+}
+
+// failingReissue fails the shop's reissue write-back once, like a crash between recording the
+// new waybill and writing it.
+type failingReissue struct {
+	*shopdb.DB
+	fail atomic.Bool
+}
+
+func (f *failingReissue) WriteReissue(ctx context.Context, values map[string]any) (shopdb.Outcome, string, error) {
+	if f.fail.CompareAndSwap(true, false) {
+		return 0, "", errors.New("injected: the shop went away")
+	}
+	return f.DB.WriteReissue(ctx, values)
+}
+
+// TestReissue re-issues shipped orders' waybills: the old one is cancelled at the carrier before
+// the new one is created under <code>-R1 (then -R2), the shop's number is replaced through the
+// guarded writeback.reissue, the new label is kept; a reissue interrupted after its create
+// finishes on the next run without cancelling the new waybill or creating a third.
+func TestReissue(t *testing.T) {
+	h, ids := newHarness(t, "demo", 2, sim.Config{TimeScale: 1}) // nothing is picked up during the test
+	ctx := context.Background()
+	h.cfg.Labels.Enabled = true
+	h.run(false)
+	h.waitStarted()
+	h.exec("UPDATE ecs_order_info SET pay_status = 2, pay_time = UNIX_TIMESTAMP() WHERE order_id IN (?, ?)", ids[0], ids[1])
+	h.waitWritten(ids, 30*time.Second)
+
+	db, err := shopdb.Open(ctx, testenv.ShopDB(t, h.dbName), shopdb.Config{Query: h.cfg.Orders.Query, ItemsQuery: h.cfg.Orders.ItemsQuery,
+		ReissueQuery: h.cfg.Orders.ReissueQuery, Waybill: h.cfg.Writeback.Waybill, CurrentWaybill: h.cfg.Writeback.CurrentWaybill,
+		Status: h.cfg.Writeback.Status, Reissue: h.cfg.Writeback.Reissue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	shop := &failingReissue{DB: db}
+	carriers := carrier.Set{}
+	for _, c := range h.cfg.Carriers {
+		cl, err := pipeline.NewCarrier(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		carriers[c.Name] = carrier.New(c, cl, nil, nil)
+	}
+	settings := func() (*config.Config, carrier.Set) { return h.cfg, carriers }
+	ps := parcel.New(h.store, db, nil, settings, metrics.New(), slog.New(slog.DiscardHandler))
+	opts := ship.ReissueOptions{Store: h.store, Shop: shop, Config: h.cfg, Carriers: carriers,
+		Cancel: func(ctx context.Context, key string) (bool, string, error) {
+			out, err := ps.Cancel(ctx, key)
+			return out == parcel.Cancelled || out == parcel.AlreadyCancelled, string(out), err
+		}}
+	shopNumber := func(id int64) string { return h.rows([]int64{id})[id].invoice }
+	reissuedNotes := func(id int64) int {
+		var n int
+		if err := h.db.QueryRow("SELECT COUNT(*) FROM ecs_order_action WHERE order_id = ? AND action_note LIKE '%reissued%'", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	id, sn := ids[0], h.rows(ids[:1])[ids[0]].sn
+	first := shopNumber(id)
+	r, err := ship.Reissue(ctx, opts, fmt.Sprint(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := h.sim.Waybill(sn + "-R1")
+	switch {
+	case r.OrderCode != sn+"-R1" || r.Waybill != second || second == first:
+		t.Errorf("reissue = %+v; want order code %s-R1 and the simulator's new waybill %s", r, sn, second)
+	case !h.sim.Cancelled(first) || h.sim.Cancelled(second):
+		t.Errorf("old waybill cancelled %v, new one %v; want true and false", h.sim.Cancelled(first), h.sim.Cancelled(second))
+	case shopNumber(id) != second || reissuedNotes(id) != 1 || !r.ShopWritten:
+		t.Errorf("the shop holds %q with %d reissue notes; want %s and 1", shopNumber(id), reissuedNotes(id), second)
+	}
+	if rec := h.record(id); rec.Waybill != second || rec.OrderCode != sn+"-R1" || rec.ReissuePending || rec.Status != "" {
+		t.Errorf("record after the reissue: %+v", rec)
+	}
+	if ls, err := h.store.Labels(ctx, state.LabelQuery{Orders: []string{sn + "-R1"}}); err != nil || len(ls) != 1 || ls[0].Waybill != second {
+		t.Errorf("labels of the reissue: %+v, %v; want one, of %s", ls, err, second)
+	}
+	// A second reissue takes -R2, not -R1-R1.
+	if r, err = ship.Reissue(ctx, opts, fmt.Sprint(id)); err != nil || r.OrderCode != sn+"-R2" || !h.sim.Cancelled(second) {
+		t.Errorf("second reissue = %+v, %v; want %s-R2 with %s cancelled", r, err, sn, second)
+	}
+
+	// Interrupted between the new waybill's record and the shop's write: run again.
+	id, sn = ids[1], h.rows(ids[1:])[ids[1]].sn
+	old := shopNumber(id)
+	shop.fail.Store(true)
+	if _, err := ship.Reissue(ctx, opts, fmt.Sprint(id)); err == nil {
+		t.Fatal("the injected write-back failure was not reported")
+	}
+	creates := h.sim.Stats().Creates
+	r, err = ship.Reissue(ctx, opts, fmt.Sprint(id))
+	newer, _ := h.sim.Waybill(sn + "-R1")
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case r.Waybill != newer || shopNumber(id) != newer || h.sim.Cancelled(newer) || !h.sim.Cancelled(old):
+		t.Errorf("resumed reissue = %+v; shop %q; new waybill %s cancelled %v, old %s cancelled %v",
+			r, shopNumber(id), newer, h.sim.Cancelled(newer), old, h.sim.Cancelled(old))
+	case h.sim.Stats().Creates != creates:
+		t.Errorf("the resumed reissue created %d more waybills, want 0 (the derived code answers 106)", h.sim.Stats().Creates-creates)
+	}
 }

@@ -100,12 +100,13 @@ func decompress(b []byte) ([]byte, error) {
 	return io.ReadAll(zr)
 }
 
-// LabelQuery selects labels: those created since Since, only the unprinted ones, or those of
-// the given orders (order codes or keys). Without HTML only the labels' data is read.
+// LabelQuery selects labels: those created since Since, only the unprinted ones, those of the
+// given orders (order codes or keys), or the given waybills. Without HTML only the labels' data is read.
 type LabelQuery struct {
 	Since     time.Time
 	Unprinted bool
 	Orders    []string
+	Waybills  []string // only these (a printed batch)
 	HTML      bool
 }
 
@@ -155,6 +156,9 @@ func (s *Store) Labels(ctx context.Context, q LabelQuery) ([]Label, error) {
 		l.Parcels, _ = strconv.Atoi(str(4))
 		l.PaidAt, l.CreatedAt, l.PrintedAt = msTime(str(5)), msTime(str(6)), msTime(str(7))
 		if len(q.Orders) > 0 && !slices.Contains(q.Orders, l.Order) && !slices.Contains(q.Orders, l.OrderCode) {
+			continue
+		}
+		if len(q.Waybills) > 0 && !slices.Contains(q.Waybills, l.Waybill) {
 			continue
 		}
 		if q.HTML {

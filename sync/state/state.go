@@ -79,6 +79,11 @@ type Record struct {
 	// Children are the other parcels' waybills (several parcels), Warehouse where it ships from.
 	Children  []string
 	Warehouse string
+	// Reissues counts the waybills re-issued (`shipsync waybill reissue`); ReissuePending is set
+	// from the start of one until the shop holds its number, PreviousWaybills what it replaces.
+	Reissues         int
+	ReissuePending   bool
+	PreviousWaybills string
 	// Parcel status as last applied (sync/status).
 	Status          string
 	StatusException bool
@@ -101,6 +106,9 @@ func recordFrom(key string, m map[string]string) Record {
 		r.Children = strings.Split(c, ",")
 	}
 	r.Warehouse = m["warehouse"]
+	r.Reissues, _ = strconv.Atoi(m["reissues"])
+	r.ReissuePending = m["reissue_pending"] == "1"
+	r.PreviousWaybills = m["previous_waybills"]
 	r.Status, r.StatusReason = m["status"], m["status_reason"]
 	r.StatusException = m["status_exception"] == "1"
 	r.StatusTime = msTime(m["status_time"])

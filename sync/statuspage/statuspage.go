@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"time"
@@ -40,7 +41,32 @@ type Snapshot struct {
 	StaleParcels         int64          `json:"stale_parcels"` // flagged no_pickup + stuck orders
 	Carriers             []CarrierStats `json:"carriers"`
 	Latest               []OrderRow     `json:"latest"` // newest first, at most MaxLatest
+	// Labels is the warehouse's view of the labels (nil when labels are off): how many wait to
+	// be printed, and today's printed batches.
+	Labels *Labels `json:"labels,omitempty"`
 }
+
+// Labels is what the page shows of the labels.
+type Labels struct {
+	Unprinted int64        `json:"unprinted"`
+	Batches   []LabelBatch `json:"batches"` // today's, oldest first
+}
+
+// LabelBatch is one printed batch of labels.
+type LabelBatch struct {
+	ID    string    `json:"id"`
+	At    time.Time `json:"at"`
+	Count int       `json:"count"`
+}
+
+// ErrNoLabels answers a label document that does not exist (an unknown batch, nothing
+// unprinted).
+var ErrNoLabels = errors.New("no such labels")
+
+// labelCSP lets a labels document show carrier templates (their own inline styles, scripts
+// that draw barcodes, images) inside its sandboxed frames, and nothing else.
+const labelCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data: https: http:; " +
+	"font-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // CarrierStats is one carrier's request outcome and response time.
 type CarrierStats struct {
@@ -71,7 +97,16 @@ type OrderRow struct {
 // function is called once per /api/status request, concurrently if requests are.
 type Handler struct {
 	snapshot      func(ctx context.Context) (Snapshot, error)
+	labels        func(ctx context.Context, which string) ([]byte, error)
 	page, js, css []byte
+}
+
+// WithLabels serves GET /labels/{which}: a printable document of the unprinted labels
+// (which = "unprinted") or of a printed batch (its id), made by doc; ErrNoLabels answers 404.
+// Reading a document marks nothing printed: `shipsync labels print --batch next` does.
+func (h *Handler) WithLabels(doc func(ctx context.Context, which string) ([]byte, error)) *Handler {
+	h.labels = doc
+	return h
 }
 
 // New returns the handler. snapshot is called on every /api/status request with the request's
@@ -95,6 +130,27 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/static/app.js", readOnly(h.static("text/javascript; charset=utf-8", h.js)))
 	mux.Handle("/static/app.css", readOnly(h.static("text/css; charset=utf-8", h.css)))
 	mux.Handle("/api/status", readOnly(http.HandlerFunc(h.serveStatus)))
+	if h.labels != nil {
+		mux.Handle("/labels/{which}", readOnly(http.HandlerFunc(h.serveLabels)))
+	}
+}
+
+func (h *Handler) serveLabels(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	doc, err := h.labels(ctx, r.PathValue("which"))
+	switch {
+	case errors.Is(err, ErrNoLabels):
+		http.Error(w, "no such labels", http.StatusNotFound)
+		return
+	case err != nil:
+		http.Error(w, "labels unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", labelCSP)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(doc) //nolint:errcheck // the client went away
 }
 
 // readOnly sets the security headers on every response and refuses any method but GET and HEAD.

@@ -90,6 +90,13 @@ func TestBrowserRendersStatus(t *testing.T) {
 			want[f+"exception"] = "exception"
 		}
 	}
+	if l := s.Labels; l != nil {
+		want["labels-unprinted"] = strconv.FormatInt(l.Unprinted, 10)
+		for i, b := range l.Batches {
+			f := fmt.Sprintf("label-batch-%d-", i)
+			want[f+"id"], want[f+"at"], want[f+"count"] = b.ID, b.At.In(local).Format(time.DateTime), strconv.Itoa(b.Count)
+		}
+	}
 	// The fixture's values are chosen to make the formats visible; pin a few literally so a
 	// formatting mistake shared by this test and the page cannot pass.
 	for k, v := range map[string]string{"binlog_lag_seconds": "1.3", "orders_per_minute": "37.3",

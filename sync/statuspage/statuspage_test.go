@@ -47,6 +47,7 @@ func fixture() Snapshot {
 				Status: "", Receiver: "Zhang Wei", Phone: rawPhone2, Address: "1 Main Street, Springfield",
 				UpdatedAt: at.Add(-2 * time.Minute)},
 		},
+		Labels: &Labels{Unprinted: 7, Batches: []LabelBatch{{ID: "20260501-080000-a1b2c3", At: at.Add(-90 * time.Minute), Count: 42}}},
 	}
 }
 
@@ -275,12 +276,40 @@ func TestAssetsSelfContained(t *testing.T) {
 		t.Error("page.html has inline style or event handlers, which the CSP blocks")
 	}
 	for _, ref := range regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1) {
-		if ref[1] != "static/app.js" && ref[1] != "static/app.css" {
+		if ref[1] != "static/app.js" && ref[1] != "static/app.css" && ref[1] != "labels/unprinted" { // the last: same origin
 			t.Errorf("page.html references %q", ref[1])
 		}
 	}
 	js := string(asset("static/app.js"))
 	if strings.Contains(js, "innerHTML") || strings.Contains(js, "eval(") {
 		t.Error("app.js must set values with textContent only")
+	}
+}
+
+// TestLabelDocuments: GET /labels/{which} serves the document doc makes, with a CSP that lets
+// carrier templates style themselves and nothing leave; unknown labels are 404, anything but
+// GET 405, and without WithLabels there is no such path.
+func TestLabelDocuments(t *testing.T) {
+	mux := http.NewServeMux()
+	New(fixed(fixture())).WithLabels(func(_ context.Context, which string) ([]byte, error) {
+		if which != "unprinted" {
+			return nil, ErrNoLabels
+		}
+		return []byte("<!doctype html><p>labels</p>"), nil
+	}).Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	res, body := get(t, http.MethodGet, srv.URL+"/labels/unprinted")
+	if res.StatusCode != 200 || body != "<!doctype html><p>labels</p>" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("GET /labels/unprinted = %d %q, CSP %q", res.StatusCode, body, res.Header.Get("Content-Security-Policy"))
+	}
+	if res, _ := get(t, http.MethodGet, srv.URL+"/labels/nope"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown batch: %d, want 404", res.StatusCode)
+	}
+	if res, _ := get(t, http.MethodPost, srv.URL+"/labels/unprinted"); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", res.StatusCode)
+	}
+	if res, _ := get(t, http.MethodGet, newServer(t, fixed(fixture())).URL+"/labels/unprinted"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("without labels: %d, want 404", res.StatusCode)
 	}
 }

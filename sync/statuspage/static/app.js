@@ -121,6 +121,32 @@
     document.getElementById('latest').replaceChildren(...(rows.length ? rows : [emptyRow(9, 'no orders yet')]));
   }
 
+  function renderLabels(l) {
+    const section = document.getElementById('labels');
+    section.hidden = !l;
+    if (!l) return;
+    setField('labels-unprinted', integer(l.unprinted));
+    document.getElementById('labels-print').hidden = !(l.unprinted > 0);
+    const rows = (Array.isArray(l.batches) ? l.batches : []).map((b, i) => {
+      const f = 'label-batch-' + i + '-';
+      const tr = document.createElement('tr');
+      const open = document.createElement('td');
+      const a = document.createElement('a');
+      a.href = 'labels/' + encodeURIComponent(b.id);
+      a.target = '_blank';
+      a.rel = 'noopener';
+      a.textContent = 'print';
+      open.append(a);
+      tr.append(
+        cell(f + 'id', text(b.id), 'mono'),
+        cell(f + 'at', localTime(b.at), 'mono'),
+        cell(f + 'count', integer(b.count), 'num'),
+        open);
+      return tr;
+    });
+    document.getElementById('label-batches').replaceChildren(...(rows.length ? rows : [emptyRow(4, 'no batch printed today')]));
+  }
+
   function setConn(msg, ok) {
     const el = document.getElementById('conn');
     el.textContent = msg;
@@ -139,6 +165,7 @@
       renderTiles(s);
       renderCarriers(s.carriers);
       renderLatest(s.latest);
+      renderLabels(s.labels);
       lastOK = Date.now();
       setConn('live', true);
     } catch (e) {
