@@ -53,7 +53,7 @@ func labelHTML(rec *record, i int, size string) string {
 		fmt.Fprintf(&bars, `<i style="left:%dpx;width:%dpx"></i>`, 8+j*14, 2+int(c)%4)
 	}
 	return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>` + e(number) + `</title><style>
-body{margin:0;font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;font-size:12px}
+body{margin:0;font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;font-size:12px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 .sheet{width:100mm;height:` + e(size) + `mm;box-sizing:border-box;border:1px solid #000;padding:2mm;position:relative}
 .courier{font-size:18px;font-weight:bold}
 .bars{position:relative;height:14mm;margin:2mm 0}
