@@ -43,7 +43,7 @@ func adminMux(p *pipeline.Pipeline, cfg config.Admin, r reloader) http.Handler {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	statuspage.New(p.Snapshot).WithLabels(p.LabelDocument).Register(mux)
+	statuspage.New(p.Snapshot).WithLabels(p.Labels()).Register(mux)
 	return requireToken(mux, cfg, p.Metrics().AdminUnauthorized)
 }
 

@@ -25,6 +25,40 @@ func LabelsHTML(title string, labels []state.Label, size string) ([]byte, error)
 	return buf.Bytes(), nil
 }
 
+// Labels is the status page's view of the labels (statuspage.LabelSource).
+func (p *Pipeline) Labels() statuspage.LabelSource { return labelSource{p} }
+
+type labelSource struct{ p *Pipeline }
+
+func (l labelSource) Document(ctx context.Context, which string) ([]byte, error) {
+	return l.p.LabelDocument(ctx, which)
+}
+
+// One is one waybill's label, as the carrier made it.
+func (l labelSource) One(ctx context.Context, waybill string) ([]byte, error) {
+	labels, err := l.p.store.Labels(ctx, state.LabelQuery{Waybills: []string{waybill}, HTML: true})
+	if err != nil {
+		return nil, err
+	}
+	if len(labels) == 0 {
+		return nil, statuspage.ErrNoLabels
+	}
+	return labels[0].HTML, nil
+}
+
+func (l labelSource) List(ctx context.Context, since time.Time, unprinted bool) ([]statuspage.LabelRow, error) {
+	labels, err := l.p.store.Labels(ctx, state.LabelQuery{Since: since, Unprinted: unprinted})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]statuspage.LabelRow, len(labels))
+	for i, x := range labels {
+		rows[i] = statuspage.LabelRow{Waybill: x.Waybill, OrderCode: x.OrderCode, Carrier: x.Carrier, Parcel: x.Parcel + 1,
+			Parcels: max(x.Parcels, 1), CreatedAt: x.CreatedAt, PrintedAt: x.PrintedAt}
+	}
+	return rows, nil
+}
+
 // LabelDocument is the status page's printable labels: which is "unprinted" (every label not
 // printed yet; opening it marks nothing) or the id of a batch printed within labels.keep (a
 // reprint). statuspage.ErrNoLabels when there is none.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/metrics"
+	"github.com/shipsync/shipsync/sync/parcel"
 	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
@@ -221,7 +222,8 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	s := statuspage.Snapshot{Now: time.Now(), Ready: ready, BinlogLagSeconds: o.lag(),
 		CheckpointAgeSeconds: time.Since(time.Unix(0, o.lastMove.Load())).Seconds(),
 		OrdersPerMinute:      o.perMinute(),
-		StaleParcels:         int64(metrics.Value(o.m.NoPickup) + metrics.Value(o.m.StuckOrders))}
+		StaleParcels:         int64(metrics.Value(o.m.NoPickup) + metrics.Value(o.m.StuckOrders)),
+		CancelAfterPickup:    int64(metrics.Value(o.m.Cancels.WithLabelValues(string(parcel.AfterPickup))))}
 	if cp := o.checkpoint.Load(); cp != nil {
 		s.Checkpoint = *cp
 	}

@@ -275,6 +275,9 @@ func TestCancellation(t *testing.T) {
 		if c := notes(h, ids[0], "%cancel_after_pickup%"); c != 1 || h.sim.Cancelled(h.record(ids[0]).Waybill) {
 			t.Errorf("%d cancel_after_pickup notes, cancelled at the carrier %v; want 1 and false", c, h.sim.Cancelled(h.record(ids[0]).Waybill))
 		}
+		if snap, err := h.p.Snapshot(context.Background()); err != nil || snap.CancelAfterPickup != 2 {
+			t.Errorf("status page: %d cancelled after pickup (%v), want 2", snap.CancelAfterPickup, err)
+		}
 	})
 }
 

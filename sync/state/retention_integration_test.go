@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,4 +259,38 @@ func usedMemory(t *testing.T, rdb *redis.Client) int64 {
 	}
 	v, _ := strconv.ParseInt(m[1], 10, 64)
 	return v
+}
+
+// TestChildWaybills: an order's child waybills (several parcels) are indexed like its parent,
+// so a push naming any of them finds the order, and expire with it once it is settled.
+func TestChildWaybills(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	s := state.New(rdb, prefix, state.WithRetention(2*time.Second))
+	ctx := context.Background()
+	settle(t, s, "7", "")
+	later := time.Now().Add(time.Hour)
+	if err := s.RecordWaybills(ctx, []state.WaybillRecord{{Key: "7", Owner: "p:7", Carrier: "zto", Waybill: "ZT700",
+		Children: []string{"ZT701", "ZT702"}, Warehouse: "east", PickupDue: later, PollDue: later}})[0]; err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"ZT700", "ZT701", "ZT702"} {
+		if got, ok, err := s.OrderByWaybill(ctx, "ZTO", w); err != nil || !ok || got != "7" {
+			t.Errorf("OrderByWaybill(ZTO, %s) = %q %v %v, want order 7", w, got, ok, err)
+		}
+	}
+	rec, _, err := s.Get(ctx, "7")
+	if err != nil || strings.Join(rec.Children, ",") != "ZT701,ZT702" || rec.Warehouse != "east" {
+		t.Fatalf("record: %+v %v; want the children and the warehouse", rec, err)
+	}
+	if r := s.Settle(ctx, []state.Settlement{{Key: "7", Owner: "p:7", Kind: state.SettleWritten}})[0]; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if err := s.SetStatus(ctx, "7", state.ParcelStatus{Status: "delivered", Time: time.Now(), Terminal: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"ZT700", "ZT701", "ZT702"} {
+		if ttl, err := rdb.PTTL(ctx, prefix+"wb:ZTO/"+w).Result(); err != nil || ttl <= 0 || ttl > 2*time.Second {
+			t.Errorf("index of %s: TTL %v (%v), want the retention", w, ttl, err)
+		}
+	}
 }

@@ -30,17 +30,20 @@ const csp = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ance
 // Snapshot is what the page shows; the daemon fills it (sync/pipeline) on every /api/status
 // request.
 type Snapshot struct {
-	Now                  time.Time      `json:"now"`
-	Ready                bool           `json:"ready"`
-	BinlogLagSeconds     float64        `json:"binlog_lag_seconds"`
-	Checkpoint           string         `json:"checkpoint"` // "mysql-bin.000002:1234"
-	CheckpointAgeSeconds float64        `json:"checkpoint_age_seconds"`
-	OrdersPerMinute      float64        `json:"orders_per_minute"` // written back in the last minute
-	RetryQueue           int64          `json:"retry_queue"`
-	DeadLetter           int64          `json:"dead_letter"`
-	StaleParcels         int64          `json:"stale_parcels"` // flagged no_pickup + stuck orders
-	Carriers             []CarrierStats `json:"carriers"`
-	Latest               []OrderRow     `json:"latest"` // newest first, at most MaxLatest
+	Now                  time.Time `json:"now"`
+	Ready                bool      `json:"ready"`
+	BinlogLagSeconds     float64   `json:"binlog_lag_seconds"`
+	Checkpoint           string    `json:"checkpoint"` // "mysql-bin.000002:1234"
+	CheckpointAgeSeconds float64   `json:"checkpoint_age_seconds"`
+	OrdersPerMinute      float64   `json:"orders_per_minute"` // written back in the last minute
+	RetryQueue           int64     `json:"retry_queue"`
+	DeadLetter           int64     `json:"dead_letter"`
+	StaleParcels         int64     `json:"stale_parcels"` // flagged no_pickup + stuck orders
+	// CancelAfterPickup counts cancelled orders whose parcel was already picked up (flagged
+	// cancel_after_pickup, for a person to intercept), since the daemon started.
+	CancelAfterPickup int64          `json:"cancel_after_pickup"`
+	Carriers          []CarrierStats `json:"carriers"`
+	Latest            []OrderRow     `json:"latest"` // newest first, at most MaxLatest
 	// Labels is the warehouse's view of the labels (nil when labels are off): how many wait to
 	// be printed, and today's printed batches.
 	Labels *Labels `json:"labels,omitempty"`
@@ -97,15 +100,37 @@ type OrderRow struct {
 // function is called once per /api/status request, concurrently if requests are.
 type Handler struct {
 	snapshot      func(ctx context.Context) (Snapshot, error)
-	labels        func(ctx context.Context, which string) ([]byte, error)
+	labels        LabelSource
 	page, js, css []byte
 }
 
-// WithLabels serves GET /labels/{which}: a printable document of the unprinted labels
-// (which = "unprinted") or of a printed batch (its id), made by doc; ErrNoLabels answers 404.
-// Reading a document marks nothing printed: `shipsync labels print --batch next` does.
-func (h *Handler) WithLabels(doc func(ctx context.Context, which string) ([]byte, error)) *Handler {
-	h.labels = doc
+// LabelSource is the daemon's labels (sync/pipeline). Document is a printable page: of every
+// label not printed yet (which = "unprinted") or of a printed batch (its id); One is one
+// waybill's label; List the labels created since since (zero: all kept), only the unprinted
+// ones when unprinted. ErrNoLabels when there is none. None marks anything printed.
+type LabelSource interface {
+	Document(ctx context.Context, which string) ([]byte, error)
+	One(ctx context.Context, waybill string) ([]byte, error)
+	List(ctx context.Context, since time.Time, unprinted bool) ([]LabelRow, error)
+}
+
+// LabelRow is one label as GET /api/labels lists it.
+type LabelRow struct {
+	Waybill   string    `json:"waybill"`
+	OrderCode string    `json:"order_code"`
+	Carrier   string    `json:"carrier"`
+	Parcel    int       `json:"parcel"` // 1 for the order's first parcel
+	Parcels   int       `json:"parcels"`
+	CreatedAt time.Time `json:"created_at"`
+	PrintedAt time.Time `json:"printed_at,omitzero"`
+}
+
+// WithLabels serves the labels: GET /labels/{which} (a printable page, see LabelSource),
+// GET /api/labels/{waybill} (one label's HTML) and GET /api/labels?since=DURATION|batch=next
+// (the list as JSON; batch=next lists the unprinted ones and marks nothing: printing them as a
+// batch is `shipsync labels print --batch next`).
+func (h *Handler) WithLabels(l LabelSource) *Handler {
+	h.labels = l
 	return h
 }
 
@@ -131,14 +156,50 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/static/app.css", readOnly(h.static("text/css; charset=utf-8", h.css)))
 	mux.Handle("/api/status", readOnly(http.HandlerFunc(h.serveStatus)))
 	if h.labels != nil {
-		mux.Handle("/labels/{which}", readOnly(http.HandlerFunc(h.serveLabels)))
+		mux.Handle("/labels/{which}", readOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serveLabel(w, r, h.labels.Document, r.PathValue("which"))
+		})))
+		mux.Handle("/api/labels/{waybill}", readOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serveLabel(w, r, h.labels.One, r.PathValue("waybill"))
+		})))
+		mux.Handle("/api/labels", readOnly(http.HandlerFunc(h.serveLabelList)))
 	}
 }
 
-func (h *Handler) serveLabels(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) serveLabelList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			http.Error(w, "since: a duration such as 8h", http.StatusBadRequest)
+			return
+		}
+		since = time.Now().Add(-d)
+	}
+	if b := q.Get("batch"); b != "" && b != "next" {
+		http.Error(w, "batch: only next", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	rows, err := h.labels.List(ctx, since, q.Get("batch") == "next")
+	if err != nil {
+		http.Error(w, "labels unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if rows == nil {
+		rows = []LabelRow{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(rows) //nolint:errcheck // the client went away
+}
+
+func (h *Handler) serveLabel(w http.ResponseWriter, r *http.Request, get func(context.Context, string) ([]byte, error), which string) {
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	doc, err := h.labels(ctx, r.PathValue("which"))
+	doc, err := get(ctx, which)
 	switch {
 	case errors.Is(err, ErrNoLabels):
 		http.Error(w, "no such labels", http.StatusNotFound)

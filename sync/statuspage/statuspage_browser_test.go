@@ -60,6 +60,7 @@ func TestBrowserRendersStatus(t *testing.T) {
 		"retry_queue":            strconv.FormatInt(s.RetryQueue, 10),
 		"dead_letter":            strconv.FormatInt(s.DeadLetter, 10),
 		"stale_parcels":          strconv.FormatInt(s.StaleParcels, 10),
+		"cancel_after_pickup":    strconv.FormatInt(s.CancelAfterPickup, 10),
 	}
 	for _, c := range s.Carriers {
 		f := "carrier-" + c.Name + "-"

@@ -35,6 +35,7 @@ func fixture() Snapshot {
 		RetryQueue:           3,
 		DeadLetter:           1,
 		StaleParcels:         2,
+		CancelAfterPickup:    1,
 		Carriers: []CarrierStats{
 			{Name: "sim", Requests: 1234, SuccessRate: 0.9876, P50Seconds: 0.0423, P99Seconds: 0.3187},
 			{Name: "kdniao", Requests: 17, SuccessRate: 0.5, P50Seconds: 1.2, P99Seconds: 4.75},
@@ -291,20 +292,30 @@ func TestAssetsSelfContained(t *testing.T) {
 // GET 405, and without WithLabels there is no such path.
 func TestLabelDocuments(t *testing.T) {
 	mux := http.NewServeMux()
-	New(fixed(fixture())).WithLabels(func(_ context.Context, which string) ([]byte, error) {
-		if which != "unprinted" {
-			return nil, ErrNoLabels
-		}
-		return []byte("<!doctype html><p>labels</p>"), nil
-	}).Register(mux)
+	New(fixed(fixture())).WithLabels(fakeLabels{}).Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	res, body := get(t, http.MethodGet, srv.URL+"/labels/unprinted")
 	if res.StatusCode != 200 || body != "<!doctype html><p>labels</p>" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
 		t.Errorf("GET /labels/unprinted = %d %q, CSP %q", res.StatusCode, body, res.Header.Get("Content-Security-Policy"))
 	}
-	if res, _ := get(t, http.MethodGet, srv.URL+"/labels/nope"); res.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown batch: %d, want 404", res.StatusCode)
+	if res, body := get(t, http.MethodGet, srv.URL+"/api/labels/SIM1"); res.StatusCode != 200 || body != "<p>SIM1</p>" {
+		t.Errorf("GET /api/labels/SIM1 = %d %q", res.StatusCode, body)
+	}
+	for _, path := range []string{"/labels/nope", "/api/labels/nope"} {
+		if res, _ := get(t, http.MethodGet, srv.URL+path); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, res.StatusCode)
+		}
+	}
+	res, body = get(t, http.MethodGet, srv.URL+"/api/labels?batch=next")
+	var rows []LabelRow
+	if res.StatusCode != 200 || json.Unmarshal([]byte(body), &rows) != nil || len(rows) != 1 || rows[0].Waybill != "SIM2" {
+		t.Errorf("GET /api/labels?batch=next = %d %s, want the one unprinted label", res.StatusCode, body)
+	}
+	for _, q := range []string{"since=yesterday", "since=-1h", "batch=all"} {
+		if res, _ := get(t, http.MethodGet, srv.URL+"/api/labels?"+q); res.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /api/labels?%s: %d, want 400", q, res.StatusCode)
+		}
 	}
 	if res, _ := get(t, http.MethodPost, srv.URL+"/labels/unprinted"); res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d, want 405", res.StatusCode)
@@ -312,4 +323,28 @@ func TestLabelDocuments(t *testing.T) {
 	if res, _ := get(t, http.MethodGet, newServer(t, fixed(fixture())).URL+"/labels/unprinted"); res.StatusCode != http.StatusNotFound {
 		t.Errorf("without labels: %d, want 404", res.StatusCode)
 	}
+}
+
+type fakeLabels struct{}
+
+func (fakeLabels) Document(_ context.Context, which string) ([]byte, error) {
+	if which != "unprinted" {
+		return nil, ErrNoLabels
+	}
+	return []byte("<!doctype html><p>labels</p>"), nil
+}
+
+func (fakeLabels) One(_ context.Context, waybill string) ([]byte, error) {
+	if waybill != "SIM1" {
+		return nil, ErrNoLabels
+	}
+	return []byte("<p>SIM1</p>"), nil
+}
+
+func (fakeLabels) List(_ context.Context, _ time.Time, unprinted bool) ([]LabelRow, error) {
+	rows := []LabelRow{{Waybill: "SIM1", PrintedAt: time.Now()}, {Waybill: "SIM2"}}
+	if unprinted {
+		return rows[1:], nil
+	}
+	return rows, nil
 }

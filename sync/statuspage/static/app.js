@@ -58,11 +58,13 @@
     setField('retry_queue', integer(s.retry_queue));
     setField('dead_letter', integer(s.dead_letter));
     setField('stale_parcels', integer(s.stale_parcels));
+    setField('cancel_after_pickup', integer(s.cancel_after_pickup));
     level(document.getElementById('tile-ready'), s.ready ? '' : 'bad');
     level(document.getElementById('tile-lag'), s.binlog_lag_seconds >= 60 ? 'bad' : s.binlog_lag_seconds >= 5 ? 'warn' : '');
     level(document.getElementById('tile-retry'), s.retry_queue > 0 ? 'warn' : '');
     level(document.getElementById('tile-dead'), s.dead_letter > 0 ? 'bad' : '');
     level(document.getElementById('tile-stale'), s.stale_parcels > 0 ? 'warn' : '');
+    level(document.getElementById('tile-intercept'), s.cancel_after_pickup > 0 ? 'bad' : '');
   }
 
   function emptyRow(cols, msg) {
