@@ -168,7 +168,7 @@ func connectShop(s config.Shop, maxConns int) (*sql.DB, error) {
 func shopConfig(cfg *config.Config) shopdb.Config {
 	return shopdb.Config{Query: cfg.Orders.Query, ItemsQuery: cfg.Orders.ItemsQuery, BackfillQuery: cfg.Orders.BackfillQuery,
 		BackfillSince: cfg.Orders.BackfillSince, Waybill: cfg.Writeback.Waybill, CurrentWaybill: cfg.Writeback.CurrentWaybill, Status: cfg.Writeback.Status, Reissue: cfg.Writeback.Reissue,
-		ReissueQuery: cfg.Orders.ReissueQuery, ReadTimeout: cfg.Shop.ReadTimeout, WriteTimeout: cfg.Shop.WriteTimeout}
+		ReissueQuery: cfg.Orders.ReissueQuery, Separator: cfg.Writeback.Separator, ReadTimeout: cfg.Shop.ReadTimeout, WriteTimeout: cfg.Shop.WriteTimeout}
 }
 
 func (d *deps) close() {

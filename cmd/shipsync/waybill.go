@@ -83,11 +83,7 @@ func waybillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	st := parcel.New(d.store, d.shop, events, func() (*config.Config, carrier.Set) { return cfg, carriers }, metrics.New(), log)
 	if sub == "reissue" {
-		r, err := ship.Reissue(ctx, ship.ReissueOptions{Store: d.store, Shop: d.shop, Config: cfg, Carriers: carriers,
-			Cancel: func(ctx context.Context, key string) (bool, string, error) {
-				out, err := st.Cancel(ctx, key)
-				return out == parcel.Cancelled || out == parcel.AlreadyCancelled, string(out), err
-			}}, *key)
+		r, err := ship.Reissue(ctx, ship.ReissueOptions{Store: d.store, Shop: d.shop, Config: cfg, Carriers: carriers}, *key)
 		if err != nil {
 			return fmt.Errorf("reissue the waybill of order %s: %w", *key, err)
 		}

@@ -35,7 +35,10 @@ type Config struct {
 	// Reissue replaces a re-issued order's number: the first statement is guarded by the
 	// number the row holds (:previous_waybills), the rest idempotent follow-ups. Optional.
 	Reissue []string
-	Status  map[string][]string // canonical status -> statements
+	// Separator joins several parcels' numbers in :waybills (writeback.separator): a row that
+	// holds them is recognised as ours. "," and "<br>" are always recognised.
+	Separator string
+	Status    map[string][]string // canonical status -> statements
 	// ReadTimeout bounds each enrichment statement (one per order by :key, one per chunk of
 	// keys by :keys), WriteTimeout each write-back transaction
 	// (defaults 10 s and 30 s), so a connection that goes silent fails the call instead of
@@ -57,6 +60,7 @@ type DB struct {
 	since        time.Duration
 	waybill      []*prepared
 	reissue      []*prepared
+	sep          string
 	current      *prepared
 	status       map[string][]*prepared
 	txOpts       *sql.TxOptions // write transactions: see writeTx
@@ -75,7 +79,7 @@ type prepared struct {
 // reported with its name (orders.query, writeback.waybill[1], ...). With a pool made by Connect,
 // write transactions save a round trip (see writeTx).
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*DB, error) {
-	d := &DB{db: db, status: map[string][]*prepared{}, txOpts: writeTx,
+	d := &DB{db: db, status: map[string][]*prepared{}, txOpts: writeTx, sep: cfg.Separator,
 		readTO: cmp.Or(cfg.ReadTimeout, 10*time.Second), writeTO: cmp.Or(cfg.WriteTimeout, 30*time.Second)}
 	if _, ok := readCommittedPools.Load(db); ok {
 		d.txOpts = nil // the session already is
@@ -435,7 +439,7 @@ func (d *DB) whyUnchanged(ctx context.Context, current *sql.Stmt, values map[str
 	switch {
 	case cur.String == "":
 		return Missing, "", nil
-	case containsWaybill(cur.String, want):
+	case containsWaybill(cur.String, want, d.sep):
 		return AlreadyWritten, cur.String, nil
 	default:
 		return Conflict, cur.String, nil
@@ -444,9 +448,12 @@ func (d *DB) whyUnchanged(ctx context.Context, current *sql.Stmt, values map[str
 
 // containsWaybill accepts the waybill alone or as one of several joined the way ECShop joins
 // them ("<br>") or with commas.
-func containsWaybill(stored, want string) bool {
+func containsWaybill(stored, want, sep string) bool {
 	if stored == want {
 		return true
+	}
+	if sep != "" {
+		stored = strings.ReplaceAll(stored, sep, ",")
 	}
 	for _, part := range strings.FieldsFunc(strings.ReplaceAll(stored, "<br>", ","), func(r rune) bool { return r == ',' }) {
 		if strings.TrimSpace(part) == want {

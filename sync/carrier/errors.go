@@ -8,6 +8,10 @@ import (
 // ErrNoTrace: the carrier has nothing for the waybill yet.
 var ErrNoTrace = errors.New("no trace yet")
 
+// ErrPickedUp: the carrier refused to cancel a waybill because its parcel is picked up. Other
+// refusals of a cancel (a wrong account, an unknown waybill) are not this: a person must look.
+var ErrPickedUp = errors.New("parcel picked up: the carrier refuses to cancel")
+
 // Permanent is a failure a retry cannot fix (bad address, refused by the carrier, unusable
 // order data).
 type Permanent struct{ Reason string }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
@@ -49,9 +50,20 @@ func (k kdniaoCarrier) Create(ctx context.Context, s Shipment) (Waybill, error) 
 
 var _ Canceller = kdniaoCarrier{}
 
-// Cancel cancels a waybill (1147).
+// Cancel cancels a waybill (1147). Kdniao refuses a cancel after pickup with a reason that
+// says so (揽收: picked up; 已取件: collected); that refusal is ErrPickedUp, wrapped.
 func (k kdniaoCarrier) Cancel(ctx context.Context, shipperCode, orderCode, waybill string) error {
-	return k.c.Cancel(ctx, shipperCode, orderCode, waybill)
+	err := k.c.Cancel(ctx, shipperCode, orderCode, waybill)
+	if e, ok := errors.AsType[*kdniao.Error](err); ok && e.Permanent() && pickedUpReason(e.Reason) {
+		return fmt.Errorf("%w: %w", ErrPickedUp, err)
+	}
+	return err
+}
+
+// pickedUpReason reports whether a refusal's reason says the parcel is picked up.
+func pickedUpReason(reason string) bool {
+	r := strings.ToLower(reason)
+	return strings.Contains(r, "揽收") || strings.Contains(r, "已取件") || strings.Contains(r, "picked up")
 }
 
 func kdniaoAddress(a config.Address) kdniao.Address {

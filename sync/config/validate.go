@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipsync/shipsync/sinks/carrier/kdniao"
 	"github.com/shipsync/shipsync/sinks/shopdb"
+	"github.com/shipsync/shipsync/sync/address"
 	"github.com/shipsync/shipsync/sync/status"
 )
 
@@ -403,6 +404,11 @@ func (c *Config) validateWarehouses(v *validator) {
 		}
 		names[w.Name] = true
 		validateAddress(v, p+".sender", w.Sender)
+		for j, pr := range w.Serves {
+			if _, _, ok := address.Capital(pr); !ok {
+				v.add(fmt.Sprintf("%s.serves[%d]", p, j), "%q is not one of China's provinces (write 广东, 广东省, Guangdong or CN-GD)", pr)
+			}
+		}
 		if (w.Latitude == nil) != (w.Longitude == nil) {
 			v.add(p+".latitude", "latitude and longitude go together")
 		}
@@ -492,6 +498,9 @@ func (c *Config) validateCarriers(v *validator) {
 			v.add(p+".rate_limit", "must not be negative (got %v)", cr.RateLimit)
 		}
 		if pc := cr.Parcels; pc != nil {
+			if cr.Type != "kdniao" {
+				v.add(p+".parcels", "only the kdniao type ships several parcels (Quantity and SubOrders); %s carriers ship one", cr.Type)
+			}
 			if !(pc.MaxKg > 0) {
 				v.add(p+".parcels.max_kg", "must be > 0 (the most kilograms one parcel may weigh), got %v", pc.MaxKg)
 			}

@@ -248,6 +248,31 @@ func TestValidate(t *testing.T) {
 		{"http listen on all interfaces", func(c *Config) { c.HTTP.Listen = ":9464" }, nil},
 		{"http listen on any port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:0" }, nil},
 		{"http listen", func(c *Config) { c.HTTP.Listen = "9464" }, []string{`http.listen: "9464" is not host:port (e.g. "127.0.0.1:9464")`}},
+		{"warehouses", func(c *Config) {
+			lat := 91.0
+			w := Warehouse{Name: "east", Sender: c.Sender, Serves: []string{"上海", "Jiangsu", "CN-ZJ"}, Default: true}
+			c.Warehouses = []Warehouse{w, {Name: "east", Sender: Address{Name: "x"}, Serves: []string{"Bavaria"}, Latitude: &lat, Default: true}}
+		}, []string{
+			`warehouses[1].name: "east" is used by another warehouse`,
+			"warehouses[1].sender.mobile: required (or warehouses[1].sender.phone)",
+			"warehouses[1].sender.province: required",
+			"warehouses[1].sender.city: required",
+			"warehouses[1].sender.address: required",
+			`warehouses[1].serves[0]: "Bavaria" is not one of China's provinces (write 广东, 广东省, Guangdong or CN-GD)`,
+			"warehouses[1].latitude: latitude and longitude go together",
+			"warehouses[1].latitude: must be within -90 and 90, got 91",
+			"warehouses[1].default: only one warehouse can be the default",
+		}},
+		{"parcels and cancellations", func(c *Config) {
+			c.Carriers[0].Parcels = &Parcels{MaxKg: 0, Max: 0}
+			c.Orders.Cancelled = &Condition{Column: c.Orders.Paid.Column, In: c.Orders.Paid.In}
+			c.Labels.TemplateSize = "big"
+		}, []string{
+			`orders.cancelled.in: shares a value with orders.paid.in: an order cannot be paid and cancelled at once`,
+			`labels.template_size: must be the carrier's size number, e.g. "150" for 100x150 mm, got "big"`,
+			"carriers[0].parcels.max_kg: must be > 0 (the most kilograms one parcel may weigh), got 0",
+			"carriers[0].parcels.max: must be >= 1 (got 0)",
+		}},
 		{"workers", func(c *Config) { c.Workers = Workers{Queue: -1, LeaseTTL: -1, DrainTimeout: -1} }, []string{
 			"workers.queue: must be >= 1 (got -1)",
 			"workers.batch: must be >= 1 (got 0)",

@@ -99,6 +99,11 @@ func (s *Stage) applyToOrder(ctx context.Context, key string, event func(state.R
 		return "", err
 	}
 	defer unlock()
+	return s.applyLocked(ctx, key, event)
+}
+
+// applyLocked is applyToOrder for a caller that holds the order's lock.
+func (s *Stage) applyLocked(ctx context.Context, key string, event func(state.Record) (status.Event, bool)) (webhook.Outcome, error) {
 	rec, ok, err := s.store.Get(ctx, key)
 	if err != nil {
 		return "", err

@@ -3,6 +3,7 @@ package parcel
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/shipsync/shipsync/sources/webhook"
@@ -60,6 +61,7 @@ type Orphans interface {
 // Store is what the stage keeps in Redis.
 type Store interface {
 	Records
+	Cancellations
 	Index
 	Watch
 	Polls
@@ -85,6 +87,7 @@ type Settings func() (*config.Config, carrier.Set)
 // Stage applies parcel statuses. Apply is safe for concurrent use; Run runs the watchdog and
 // the poller.
 type Stage struct {
+	cancels  chan cancelJob
 	store    Store
 	shop     Shop
 	events   Announcer
@@ -98,17 +101,21 @@ func New(store Store, shop Shop, events Announcer, settings Settings, m *metrics
 	if events == nil {
 		events = (*outbox.Outbox)(nil) // records nothing
 	}
-	return &Stage{store: store, shop: shop, events: events, settings: settings, m: m, log: log.With("component", "parcel")}
+	return &Stage{cancels: make(chan cancelJob, 256), store: store, shop: shop, events: events, settings: settings, m: m, log: log.With("component", "parcel")}
 }
 
 var _ webhook.Applier = (*Stage)(nil)
 
-// Run runs the watchdog and the poller until ctx ends.
+// Run runs the watchdog, the poller and the cancellation workers until ctx ends, and returns
+// once they all have stopped.
 func (s *Stage) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { defer close(done); s.poller(ctx) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.poller(ctx) })
+	for range cancelWorkers {
+		wg.Go(func() { s.cancelLoop(ctx) })
+	}
 	s.watchdog(ctx)
-	<-done
+	wg.Wait()
 }
 
 func (s *Stage) conf() *config.Config { c, _ := s.settings(); return c }

@@ -150,7 +150,7 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 	meta := shopdb.Connect(h.cfg.Shop.Addr, h.cfg.Shop.User, h.cfg.Shop.Password, h.cfg.Shop.Database, h.cfg.Shop.Charset, h.cfg.Shop.MaxConns)
 	shop, err := shopdb.Open(ctx, meta, shopdb.Config{Query: h.cfg.Orders.Query, ItemsQuery: h.cfg.Orders.ItemsQuery,
 		BackfillQuery: h.cfg.Orders.BackfillQuery, Waybill: h.cfg.Writeback.Waybill,
-		CurrentWaybill: h.cfg.Writeback.CurrentWaybill, Status: h.cfg.Writeback.Status})
+		CurrentWaybill: h.cfg.Writeback.CurrentWaybill, Status: h.cfg.Writeback.Status, Separator: h.cfg.Writeback.Separator})
 	if err != nil {
 		h.t.Fatal(err)
 	}

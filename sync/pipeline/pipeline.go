@@ -178,10 +178,7 @@ type shipSink struct {
 
 func (k shipSink) Take(ctx context.Context, o tail.Order) error {
 	if o.Cancel {
-		// Rare, and each may wait for its order's shipping to settle: one goroutine each, ended
-		// with the reader (unacknowledged then, so read again on restart).
-		go k.p.Cancels(ctx, o.Key, o.Ack)
-		return nil
+		return k.p.EnqueueCancel(ctx, o.Key, o.Ack)
 	}
 	return k.s.Enqueue(ctx, ship.Job(o))
 }

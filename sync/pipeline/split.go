@@ -46,8 +46,13 @@ type PaidOrder struct {
 	Action string `json:"action,omitempty"`
 }
 
-// paidOrderSchema is the version readers write and workers accept.
-const paidOrderSchema = 1
+// paidOrderSchema is the version readers write for paid orders, cancelSchema for cancellations
+// (Action "cancel"): a worker older than cancellations refuses schema 2 as not understood,
+// rather than take a cancellation for a paid order. Workers accept both.
+const (
+	paidOrderSchema = 1
+	cancelSchema    = 2
+)
 
 // actionCancel marks a message of the paid-order topic as a cancellation.
 const actionCancel = "cancel"
@@ -60,7 +65,7 @@ func (pb publisher) Take(ctx context.Context, o tail.Order) error {
 	p := pb.p
 	po := PaidOrder{Schema: paidOrderSchema, Order: o.Key, Table: p.conf().Orders.Table, PaidAt: o.PaidAt}
 	if o.Cancel {
-		po.Action = actionCancel
+		po.Schema, po.Action = cancelSchema, actionCancel
 	}
 	b, err := json.Marshal(po)
 	if err != nil {
@@ -175,7 +180,9 @@ func (p *Pipeline) consume(ctx context.Context, parts *partitionTrackers) error 
 		t.t.End(m.Offset)
 		ack := func() { t.t.Ack(seq) }
 		if cancel {
-			go p.parcel.Cancels(ctx, key, ack)
+			if err := p.parcel.EnqueueCancel(ctx, key, ack); err != nil {
+				return nil
+			}
 			continue
 		}
 		if err := p.ship.Enqueue(ctx, ship.Job{Key: key, PaidAt: at, Ack: ack}); err != nil {
@@ -192,14 +199,14 @@ func decodePaidOrder(m kafka.Message) (key string, paidAt time.Time, cancel bool
 		return "", time.Time{}, false, fmt.Errorf("value is not a paid-order JSON: %w", err)
 	}
 	switch {
-	case po.Schema != paidOrderSchema:
-		return "", time.Time{}, false, fmt.Errorf("schema %d, this worker reads %d (upgrade it)", po.Schema, paidOrderSchema)
+	case po.Schema != paidOrderSchema && po.Schema != cancelSchema:
+		return "", time.Time{}, false, fmt.Errorf("schema %d, this worker reads %d and %d (upgrade it)", po.Schema, paidOrderSchema, cancelSchema)
+	case (po.Schema == cancelSchema) != (po.Action == actionCancel):
+		return "", time.Time{}, false, fmt.Errorf("schema %d with action %q: a cancellation is schema %d with action %q", po.Schema, po.Action, cancelSchema, actionCancel)
 	case po.Order == "":
 		return "", time.Time{}, false, errors.New("no order key")
 	case string(m.Key) != po.Order:
 		return "", time.Time{}, false, fmt.Errorf("record key %q and order %q differ", m.Key, po.Order)
-	case po.Action != "" && po.Action != actionCancel:
-		return "", time.Time{}, false, fmt.Errorf("action %q, this worker knows only %q (upgrade it)", po.Action, actionCancel)
 	}
 	return po.Order, po.PaidAt, po.Action == actionCancel, nil
 }

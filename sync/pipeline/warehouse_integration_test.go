@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"os/exec"
@@ -22,7 +21,6 @@ import (
 	"github.com/shipsync/shipsync/sinks/shopdb"
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
-	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/parcel"
 	"github.com/shipsync/shipsync/sync/pipeline"
 	"github.com/shipsync/shipsync/sync/ship"
@@ -252,6 +250,38 @@ func TestCancellation(t *testing.T) {
 		}
 	})
 
+	t.Run("waybills the shop does not hold, refusals", func(t *testing.T) {
+		h, ids := setup(t, sim.Config{TimeScale: 1}, 2)
+		h.run(false)
+		h.waitStarted()
+		// A conflict: the shop already had another number, so ours is live at the carrier only.
+		h.exec("UPDATE ecs_order_info SET invoice_no = 'THEIRS1' WHERE order_id = ?", ids[0])
+		h.exec("UPDATE ecs_order_info SET pay_status = 2, pay_time = UNIX_TIMESTAMP() WHERE order_id IN (?, ?)", ids[0], ids[1])
+		h.waitState(ids[:1], state.Conflict)
+		h.waitWritten(ids[1:], 30*time.Second)
+		// The carrier refuses the second one's cancel for another reason than a pickup (it does
+		// not know the number): a person must look; the shop hears of it once.
+		if err := h.rdb.HSet(context.Background(), h.cfg.State.Redis.Prefix+"order:"+fmt.Sprint(ids[1]), "waybill", "SIMUNKNOWN").Err(); err != nil {
+			t.Fatal(err)
+		}
+		h.exec("UPDATE ecs_order_info SET order_status = 2 WHERE order_id IN (?, ?)", ids[0], ids[1])
+		testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
+			c := testutil.ToFloat64(h.p.Metrics().Cancels.WithLabelValues(string(parcel.Cancelled)))
+			f := testutil.ToFloat64(h.p.Metrics().Cancels.WithLabelValues(string(parcel.Failed)))
+			return c == 1 && f == 1, fmt.Sprintf("%v cancelled, %v failed", c, f)
+		})
+		sn := h.rows(ids[:1])[ids[0]].sn
+		if ours, _ := h.sim.Waybill(sn); !h.sim.Cancelled(ours) || h.rows(ids[:1])[ids[0]].invoice != "THEIRS1" {
+			t.Errorf("conflicting order: our waybill %s cancelled %v, the shop holds %q; want true and THEIRS1", ours, h.sim.Cancelled(ours), h.rows(ids[:1])[ids[0]].invoice)
+		}
+		if n := notes(h, ids[1], "%cancel_failed%"); n != 1 {
+			t.Errorf("%d cancel_failed notes for the refused cancel, want 1", n)
+		}
+		if n := notes(h, ids[1], "%cancel_after_pickup%"); n != 0 {
+			t.Errorf("a refusal that is not a pickup was taken for one (%d notes)", n)
+		}
+	})
+
 	t.Run("after pickup", func(t *testing.T) {
 		h, ids := setup(t, sim.Config{TimeScale: 200_000, PushTo: "push"}, 1)
 		h.run(false)
@@ -324,13 +354,7 @@ func TestReissue(t *testing.T) {
 		}
 		carriers[c.Name] = carrier.New(c, cl, nil, nil)
 	}
-	settings := func() (*config.Config, carrier.Set) { return h.cfg, carriers }
-	ps := parcel.New(h.store, db, nil, settings, metrics.New(), slog.New(slog.DiscardHandler))
-	opts := ship.ReissueOptions{Store: h.store, Shop: shop, Config: h.cfg, Carriers: carriers,
-		Cancel: func(ctx context.Context, key string) (bool, string, error) {
-			out, err := ps.Cancel(ctx, key)
-			return out == parcel.Cancelled || out == parcel.AlreadyCancelled, string(out), err
-		}}
+	opts := ship.ReissueOptions{Store: h.store, Shop: shop, Config: h.cfg, Carriers: carriers}
 	shopNumber := func(id int64) string { return h.rows([]int64{id})[id].invoice }
 	reissuedNotes := func(id int64) int {
 		var n int
@@ -360,6 +384,9 @@ func TestReissue(t *testing.T) {
 	}
 	if ls, err := h.store.Labels(ctx, state.LabelQuery{Orders: []string{sn + "-R1"}}); err != nil || len(ls) != 1 || ls[0].Waybill != second {
 		t.Errorf("labels of the reissue: %+v, %v; want one, of %s", ls, err, second)
+	}
+	if ls, err := h.store.Labels(ctx, state.LabelQuery{Waybills: []string{first}}); err != nil || len(ls) != 0 {
+		t.Errorf("the cancelled waybill's label is still kept (%d, %v): a batch would print it", len(ls), err)
 	}
 	// A second reissue takes -R2, not -R1-R1.
 	if r, err = ship.Reissue(ctx, opts, fmt.Sprint(id)); err != nil || r.OrderCode != sn+"-R2" || !h.sim.Cancelled(second) {

@@ -13,12 +13,15 @@ import (
 	"github.com/shipsync/shipsync/sync/carrier"
 	"github.com/shipsync/shipsync/sync/config"
 	"github.com/shipsync/shipsync/sync/state"
+	"github.com/shipsync/shipsync/sync/status"
 )
 
 // ReissueStore is what a reissue keeps in Redis (sync/state): the order's record, the pending
 // mark with its derived code, and the new waybill.
 type ReissueStore interface {
+	Lock(ctx context.Context, key string, ttl, wait time.Duration) (unlock func(), err error)
 	Get(ctx context.Context, key string) (state.Record, bool, error)
+	DiscardLabels(ctx context.Context, waybills ...string) error
 	BeginReissue(ctx context.Context, key string, n int, orderCode, previous string) error
 	ReissueCode(ctx context.Context, key string) (string, error)
 	RecordReissue(ctx context.Context, w state.WaybillRecord, orderCode string) error
@@ -34,15 +37,12 @@ type ReissueShop interface {
 	WriteReissue(ctx context.Context, values map[string]any) (shopdb.Outcome, string, error)
 }
 
-// ReissueOptions are what Reissue works with. Cancel cancels the order's current waybill
-// (sync/parcel.Stage.Cancel): done is true when the waybill is cancelled (now or before), false
-// with a reason when it cannot be (picked up, not shipped).
+// ReissueOptions are what Reissue works with.
 type ReissueOptions struct {
 	Store    ReissueStore
 	Shop     ReissueShop
 	Config   *config.Config
 	Carriers carrier.Set
-	Cancel   func(ctx context.Context, key string) (done bool, why string, err error)
 }
 
 // Reissued is what a reissue did.
@@ -57,20 +57,32 @@ type Reissued struct {
 // reissued matches a derived order code's suffix.
 var reissued = regexp.MustCompile(`-R[0-9]+$`)
 
-// Reissue cancels order key's waybill (while its parcel is not picked up) and creates another
-// under the derived code <code>-R<n> (Kdniao keeps a cancelled code used), at the same carrier,
-// records it, and replaces the shop's number through writeback.reissue (guarded by the number
-// the row holds). The old waybill is cancelled before the new one is asked for, and the pending
-// mark (BeginReissue) is set in between: a crash at any point, then Reissue again, finishes the
-// same reissue (the derived code makes the create idempotent) and never leaves two live
-// waybills. The caller holds nothing: the status path's lock is taken inside Cancel.
+// Reissue cancels order key's waybill at its carrier (while its parcel is not picked up) and
+// creates another under the derived code <code>-R<n> (Kdniao keeps a cancelled code used), at
+// the same carrier, records it with its labels (the old ones are discarded), and replaces the
+// shop's number through writeback.reissue (guarded by the number the row holds). It is not a
+// cancellation of the order: nothing is written to the shop about the old waybill. The order's
+// status lock is held throughout, so no status update or cancellation interleaves. The old
+// waybill is cancelled before the new one is asked for, and the pending mark (BeginReissue) is
+// set in between and cleared once the shop holds the new number: a crash at any point, then
+// Reissue again, finishes the same reissue (the derived code makes the create idempotent) and
+// never leaves two live waybills.
 func Reissue(ctx context.Context, o ReissueOptions, key string) (Reissued, error) {
+	unlock, err := o.Store.Lock(ctx, key, 2*time.Minute, 5*time.Second)
+	if err != nil {
+		return Reissued{}, err
+	}
+	defer unlock()
 	rec, ok, err := o.Store.Get(ctx, key)
 	switch {
 	case err != nil:
 		return Reissued{}, err
 	case !ok:
 		return Reissued{}, fmt.Errorf("order %s: shipsync has no record of it", key)
+	}
+	c, ok := o.Carriers[rec.Carrier]
+	if !ok {
+		return Reissued{}, fmt.Errorf("carrier %s is no longer configured", rec.Carrier)
 	}
 	var code, previous string
 	if rec.ReissuePending {
@@ -84,26 +96,22 @@ func Reissue(ctx context.Context, o ReissueOptions, key string) (Reissued, error
 		if rec.State != state.Written || rec.Waybill == "" {
 			return Reissued{}, fmt.Errorf("order %s is not shipped (state %s): nothing to reissue", key, rec.State)
 		}
-		done, why, err := o.Cancel(ctx, key)
-		if err != nil {
-			return Reissued{}, fmt.Errorf("cancel waybill %s: %w", rec.Waybill, err)
+		if err := cancelForReissue(ctx, c, rec); err != nil {
+			return Reissued{}, err
 		}
-		if !done {
-			return Reissued{}, fmt.Errorf("order %s: waybill %s not cancelled (%s): no second waybill is created", key, rec.Waybill, why)
+		numbers := append([]string{rec.Waybill}, rec.Children...)
+		if err := o.Store.DiscardLabels(ctx, numbers...); err != nil {
+			return Reissued{}, err
 		}
 		n := rec.Reissues + 1
 		code = reissued.ReplaceAllString(rec.OrderCode, "") + "-R" + strconv.Itoa(n)
-		previous = strings.Join(append([]string{rec.Waybill}, rec.Children...), o.Config.Writeback.Separator)
+		previous = strings.Join(numbers, o.Config.Writeback.Separator)
 		if err := o.Store.BeginReissue(ctx, key, n, code, previous); err != nil {
 			return Reissued{}, err
 		}
 	}
 	out := Reissued{OrderCode: code, PreviousWaybills: previous}
 
-	c, ok := o.Carriers[rec.Carrier]
-	if !ok {
-		return out, fmt.Errorf("carrier %s is no longer configured", rec.Carrier)
-	}
 	sh, shop, warehouse, err := o.readShipment(ctx, key, code)
 	if err != nil {
 		return out, err
@@ -119,15 +127,17 @@ func Reissue(ctx context.Context, o ReissueOptions, key string) (Reissued, error
 	}
 	out.Waybill, out.Children = wb.Number, wb.Children
 	now := time.Now()
-	ord := &order{key: key, rec: rec, waybill: wb.Number, children: wb.Children, labels: wb.Labels, orderCode: code, carrier: rec.Carrier}
-	err = o.Store.RecordReissue(ctx, state.WaybillRecord{Key: key, Carrier: rec.Carrier, Waybill: wb.Number, Children: wb.Children,
-		Warehouse: warehouse, PickupDue: now.Add(o.Config.Watchdog.NoPickupAfter), PollDue: now.Add(pollInterval(o.Config, rec.Carrier)),
-		Labels: ord.labelsToKeep(now)}, code)
-	if err != nil {
-		return out, err
+	ord := &order{key: key, rec: rec, waybill: wb.Number, children: wb.Children, labels: wb.Labels, orderCode: code,
+		carrier: rec.Carrier, shipperCode: rec.ShipperCode, warehouse: warehouse}
+	if !(rec.ReissuePending && rec.Waybill == wb.Number) { // recorded before an interruption: its status stays
+		err = o.Store.RecordReissue(ctx, state.WaybillRecord{Key: key, Carrier: rec.Carrier, Waybill: wb.Number, Children: wb.Children,
+			Warehouse: warehouse, PickupDue: now.Add(o.Config.Watchdog.NoPickupAfter), PollDue: now.Add(pollInterval(o.Config, rec.Carrier)),
+			Labels: ord.labelsToKeep(now)}, code)
+		if err != nil {
+			return out, err
+		}
 	}
 	if o.Shop.HasReissue() {
-		ord.shipperCode, ord.warehouse = rec.ShipperCode, warehouse
 		values := writeValues(ord, o.Config.Writeback.Separator, now)
 		values["previous_waybills"] = previous
 		outcome, existing, err := o.Shop.WriteReissue(ctx, values)
@@ -142,6 +152,26 @@ func Reissue(ctx context.Context, o ReissueOptions, key string) (Reissued, error
 		out.ShopWritten = true
 	}
 	return out, o.Store.EndReissue(ctx, key)
+}
+
+// cancelForReissue cancels the order's waybill at its carrier, unless a cancellation went
+// through already; a picked-up parcel, or any other refusal, stops the reissue.
+func cancelForReissue(ctx context.Context, c *carrier.Carrier, rec state.Record) error {
+	switch st := status.Status(rec.Status); {
+	case st == status.Cancelled:
+		return nil
+	case st.Rank() >= status.PickedUp.Rank():
+		return fmt.Errorf("order %s: the parcel of waybill %s is on its way (%s): intercept it with the courier; no second waybill is created",
+			rec.Key, rec.Waybill, st)
+	}
+	call, err := c.Admit()
+	if err != nil {
+		return err
+	}
+	if err := call.Cancel(ctx, rec.ShipperCode, rec.OrderCode, rec.Waybill); err != nil {
+		return fmt.Errorf("cancel waybill %s (no second waybill is created): %w", rec.Waybill, err)
+	}
+	return nil
 }
 
 // readShipment reads the order again for its new waybill, under the derived code.

@@ -197,8 +197,7 @@ func (s *Store) MarkPrinted(ctx context.Context, b LabelBatch) error {
 	at := b.At.UnixMilli()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, w := range b.Waybills {
-			p.HSet(ctx, s.labelKey(w), "printed_at", at)
-			p.ZRem(ctx, s.unprintedKey(), w)
+			markPrintedScript.Eval(ctx, p, []string{s.labelKey(w), s.unprintedKey()}, w, at)
 		}
 		p.ZAdd(ctx, s.labelBatchesKey(), redis.Z{Score: float64(at), Member: b.ID + "|" + strings.Join(b.Waybills, ",")})
 		if s.labelKeep > 0 {
@@ -211,6 +210,14 @@ func (s *Store) MarkPrinted(ctx context.Context, b LabelBatch) error {
 	}
 	return nil
 }
+
+// markPrintedScript marks one label printed, unless it expired meanwhile (a hash made by HSET
+// alone would never expire). KEYS: label, unprinted. ARGV: waybill, printed ms.
+var markPrintedScript = redis.NewScript(`
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'printed_at', ARGV[2]) end
+return 1
+`)
 
 // LabelBatches returns the batches printed since, oldest first.
 func (s *Store) LabelBatches(ctx context.Context, since time.Time) ([]LabelBatch, error) {
@@ -235,4 +242,24 @@ func (s *Store) LabelBatches(ctx context.Context, since time.Time) ([]LabelBatch
 // UnprintedLabels counts the labels not printed yet.
 func (s *Store) UnprintedLabels(ctx context.Context) (int64, error) {
 	return s.rdb.ZCard(ctx, s.unprintedKey()).Result()
+}
+
+// DiscardLabels forgets the labels of waybills that will never ship (cancelled, replaced by a
+// reissue): they leave the lists, so no batch prints them, and their documents go.
+func (s *Store) DiscardLabels(ctx context.Context, waybills ...string) error {
+	if len(waybills) == 0 {
+		return nil
+	}
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range waybills {
+			p.ZRem(ctx, s.labelsKey(), w)
+			p.ZRem(ctx, s.unprintedKey(), w)
+			p.Del(ctx, s.labelKey(w))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("discard labels: %w", err)
+	}
+	return nil
 }

@@ -40,7 +40,7 @@ func (s *Store) ReissueCode(ctx context.Context, key string) (string, error) {
 // indexed for pushes and the old ones no longer, the parcel status starts again, and the
 // watchdog and the poller watch the new waybill. KEYS: order, pickup watch, poll schedule.
 // ARGV: now, waybill, children (comma-separated), order code, order key, pickup due, poll due,
-// key prefix.
+// key prefix, warehouse.
 var recordReissueScript = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'shipper_code', 'waybill', 'children')
 local shipper = f[1] or ''
@@ -50,7 +50,7 @@ for c in string.gmatch(f[3] or '', '[^,]+') do old[#old + 1] = c end
 for _, n in ipairs(old) do redis.call('DEL', ARGV[8] .. 'wb:' .. shipper .. '/' .. n) end
 redis.call('HSET', KEYS[1], 'state', 'written', 'waybill', ARGV[2], 'children', ARGV[3], 'order_code', ARGV[4],
   'status', '', 'status_exception', '0', 'status_reason', '', 'status_time', '0', 'pickup_time', '',
-  'updated_at', ARGV[1], 'waybill_at', ARGV[1])
+  'updated_at', ARGV[1], 'waybill_at', ARGV[1], 'warehouse', ARGV[9])
 redis.call('SET', ARGV[8] .. 'wb:' .. shipper .. '/' .. ARGV[2], ARGV[5])
 for c in string.gmatch(ARGV[3], '[^,]+') do redis.call('SET', ARGV[8] .. 'wb:' .. shipper .. '/' .. c, ARGV[5]) end
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
@@ -59,14 +59,15 @@ redis.call('PERSIST', KEYS[1])
 return 1
 `)
 
-// RecordReissue stores the reissue's waybill (w.Owner is not used: the order is held by its
-// status lock) with its labels, in one round trip.
+// RecordReissue stores the reissue's waybill (w.Owner is not used: the caller holds the order's
+// status lock) with its labels, in one round trip. The record is "written" from here on, so
+// that the new waybill's pushes apply; the pending mark stays until the shop holds its number.
 func (s *Store) RecordReissue(ctx context.Context, w WaybillRecord, orderCode string) error {
 	now := time.Now().UnixMilli()
 	var cmd *redis.Cmd
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		cmd = recordReissueScript.Eval(ctx, p, []string{s.orderKey(w.Key), s.pickupKey(), s.pollKey()},
-			now, w.Waybill, strings.Join(w.Children, ","), orderCode, w.Key, w.PickupDue.UnixMilli(), w.PollDue.UnixMilli(), s.prefix)
+			now, w.Waybill, strings.Join(w.Children, ","), orderCode, w.Key, w.PickupDue.UnixMilli(), w.PollDue.UnixMilli(), s.prefix, w.Warehouse)
 		s.putLabels(ctx, p, w.Labels)
 		return nil
 	})

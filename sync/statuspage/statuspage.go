@@ -68,8 +68,10 @@ var ErrNoLabels = errors.New("no such labels")
 
 // labelCSP lets a labels document show carrier templates (their own inline styles, scripts
 // that draw barcodes, images) inside its sandboxed frames, and nothing else.
+// The document itself is sandboxed too (an opaque origin: a carrier's script in it can never
+// reach the admin API), as each label's frame is.
 const labelCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data: https: http:; " +
-	"font-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"font-src data:; frame-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox allow-scripts"
 
 // CarrierStats is one carrier's request outcome and response time.
 type CarrierStats struct {
