@@ -52,11 +52,19 @@ func main() {
 	out := flag.String("out", "", "where to write the results as JSON (default bench/results.json, bench/results-quick.json at -scale quick)")
 	profDir := flag.String("profiles", "", "where CPU/heap profiles and their top entries go (default bench/profiles/<scale>)")
 	keep := flag.Bool("keep", false, "leave MariaDB and Redis running (and their data dir) at the end")
+	memOrders := flag.Int("memory-orders", 0, "memory: pay this many orders instead of the scale's (e.g. 1000000, DESIGN.md §7's million)")
+	memRate := flag.Int("memory-rate", 0, "memory: orders/s paid meanwhile, in transactions of 100 (default: the scale's, 400)")
 	flag.Parse()
 
 	sc, ok := scales[*scaleName]
 	if !ok {
 		log.Fatalf("unknown -scale %q (quick or full)", *scaleName)
+	}
+	if *memRate > 0 {
+		sc.memoryRate = *memRate
+	}
+	if *memOrders > 0 {
+		sc.memoryFor = time.Duration(float64(*memOrders) / float64(sc.memoryRate) * float64(time.Second))
 	}
 	selected := scenarios
 	if *only != "" {
