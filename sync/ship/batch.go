@@ -170,6 +170,7 @@ func (b *batchRun) enrich(ctx context.Context, fresh []*order) {
 			return
 		}
 	}
+	from := sendersOf(b.cfg)
 	for _, o := range found {
 		var its []shopdb.Item
 		if shop.HasItemsQuery() {
@@ -184,7 +185,7 @@ func (b *batchRun) enrich(ctx context.Context, fresh []*order) {
 			}
 			its = r.Items
 		}
-		sh, warehouse, err := shipment(o.shop, its, b.cfg)
+		sh, warehouse, err := shipment(o.shop, its, b.cfg, from)
 		if err != nil {
 			o.fail(err)
 			continue

@@ -200,7 +200,7 @@ func (o ReissueOptions) readShipment(ctx context.Context, key, code string) (car
 		}
 		items = ir.Items
 	}
-	sh, warehouse, err := shipment(r.Order, items, o.Config)
+	sh, warehouse, err := shipment(r.Order, items, o.Config, sendersOf(o.Config))
 	if err != nil {
 		return carrier.Shipment{}, none, "", err
 	}

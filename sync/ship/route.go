@@ -94,7 +94,36 @@ func ruleMatches(r config.Rule, o shopdb.Order) bool {
 
 // shipment builds the carrier request from the enriched order; missing required receiver data is
 // a permanent error naming what is missing.
-func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config) (carrier.Shipment, string, error) {
+// senders are the configured senders (sender, and each warehouse's) as carriers get them:
+// normalised like receivers when addresses.normalize is on, so a configured "深圳" reaches Kdniao
+// as "深圳市"; a sender that cannot be normalised goes as configured (the carrier says why it
+// refuses it, for every order: not one order's fault). Made once per batch.
+type senders struct {
+	def        config.Address
+	warehouses []config.Address
+}
+
+func sendersOf(cfg *config.Config) senders {
+	clean := func(a config.Address) config.Address {
+		if !cfg.Addresses.Enabled() {
+			return a
+		}
+		p, err := address.Normalize(address.Parts{Name: a.Name, Mobile: a.Mobile, Phone: a.Phone, Province: a.Province,
+			City: a.City, District: a.District, Street: a.Address, Postcode: a.Postcode})
+		if err != nil {
+			return a
+		}
+		return config.Address{Name: p.Name, Mobile: p.Mobile, Phone: p.Phone, Province: p.Province, City: p.City,
+			District: p.District, Address: p.Street, Postcode: p.Postcode, Company: a.Company}
+	}
+	s := senders{def: clean(cfg.Sender)}
+	for _, w := range cfg.Warehouses {
+		s.warehouses = append(s.warehouses, clean(w.Sender))
+	}
+	return s
+}
+
+func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config, from senders) (carrier.Shipment, string, error) {
 	var missing []string
 	if strings.TrimSpace(o.ReceiverName) == "" {
 		missing = append(missing, "receiver_name")
@@ -135,10 +164,10 @@ func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config) (carrier.
 				District: p.District, Address: p.Street, Postcode: p.Postcode}
 		}
 	}
-	sender, warehouse := cfg.Sender, ""
+	sender, warehouse := from.def, ""
 	if len(cfg.Warehouses) > 0 {
-		w := cfg.Warehouses[chooseWarehouse(cfg, receiver.Province)]
-		sender, warehouse = w.Sender, w.Name
+		i := chooseWarehouse(cfg, receiver.Province)
+		sender, warehouse = from.warehouses[i], cfg.Warehouses[i].Name
 	}
 	return carrier.Shipment{
 		OrderCode: o.Code,

@@ -41,10 +41,10 @@ func TestParcels(t *testing.T) {
 }
 
 func TestShipmentAddresses(t *testing.T) {
-	cfg := &config.Config{Sender: config.Address{Name: "仓", Mobile: "13800138000", Province: "上海", City: "上海市", Address: "路1号"}}
+	cfg := &config.Config{Sender: config.Address{Name: "仓", Mobile: "138 0013 8000", Province: "Guangdong", City: "深圳", Address: "路1号", Company: "A&B"}}
 	o := shopdb.Order{Code: "SO1", ReceiverName: "张三", ReceiverMobile: "+86 138-0013-8000", ReceiverProvince: "Guangdong",
 		ReceiverCity: "深圳", ReceiverDistrict: "南山区", ReceiverAddress: "广东省深圳市南山区科技园#3栋"}
-	sh, _, err := shipment(o, nil, cfg)
+	sh, _, err := shipment(o, nil, cfg, sendersOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,17 @@ func TestShipmentAddresses(t *testing.T) {
 	if r.Province != "广东省" || r.City != "深圳市" || r.Mobile != "13800138000" || r.Address == o.ReceiverAddress {
 		t.Errorf("receiver = %+v, want 广东省 深圳市, the mobile without +86 and the street without the repeated names", r)
 	}
+	if sd := sh.Sender; sd.Province != "广东省" || sd.City != "深圳市" || sd.Mobile != "13800138000" || sd.Company != "A&B" {
+		t.Errorf("sender = %+v, want it normalised like a receiver (the company kept)", sd)
+	}
 	off := false
 	cfg.Addresses.Normalize = &off
-	if sh, _, err = shipment(o, nil, cfg); err != nil || sh.Receiver.City != "深圳" || sh.Receiver.Address != o.ReceiverAddress {
+	if sh, _, err = shipment(o, nil, cfg, sendersOf(cfg)); err != nil || sh.Receiver.City != "深圳" || sh.Receiver.Address != o.ReceiverAddress {
 		t.Errorf("with normalize off: %+v, %v; want the address as the shop has it", sh.Receiver, err)
 	}
 	cfg.Addresses.Normalize = nil
 	o.ReceiverMobile, o.ReceiverPhone = "12345", ""
-	if _, _, err := shipment(o, nil, cfg); err == nil || !strings.Contains(err.Error(), "receiver_mobile") || strings.Contains(err.Error(), "12345") {
+	if _, _, err := shipment(o, nil, cfg, sendersOf(cfg)); err == nil || !strings.Contains(err.Error(), "receiver_mobile") || strings.Contains(err.Error(), "12345") {
 		t.Errorf("a bad mobile: %v; want a permanent error naming receiver_mobile, not the number", err)
 	}
 }
