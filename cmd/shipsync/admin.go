@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -31,7 +32,7 @@ func pushMux(p *pipeline.Pipeline) http.Handler {
 
 // adminMux is the private listener (admin.listen): the status page, its API, metrics, health
 // and readiness, behind the admin token when one is set.
-func adminMux(p *pipeline.Pipeline, cfg config.Admin, r reloader) http.Handler {
+func adminMux(p *pipeline.Pipeline, cfg config.Admin, r reloader, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/reload", r.serveReload)
 	mux.Handle("GET /metrics", p.Metrics().Handler())
@@ -43,7 +44,8 @@ func adminMux(p *pipeline.Pipeline, cfg config.Admin, r reloader) http.Handler {
 		}
 		io.WriteString(w, "ready\n")
 	})
-	statuspage.New(p.Snapshot).WithLabels(p.Labels()).Register(mux)
+	// Actions (POST) need the token: without one the listener is open to anything local.
+	statuspage.New(p.Snapshot).WithLabels(p.Labels()).WithDeadLetter(p.DeadLetter(), cfg.Token != "", log.With("component", "admin")).Register(mux)
 	return requireToken(mux, cfg, p.Metrics().AdminUnauthorized)
 }
 

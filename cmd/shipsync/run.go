@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer stopHTTP()
 	reload := reloader{path: *path, p: p, log: log}
-	_, stopAdmin, err := serve(ctx, "admin.listen", cfg.Admin.Listen, nil, adminMux(p, cfg.Admin, reload), log)
+	_, stopAdmin, err := serve(ctx, "admin.listen", cfg.Admin.Listen, nil, adminMux(p, cfg.Admin, reload, log), log)
 	if err != nil {
 		return err
 	}

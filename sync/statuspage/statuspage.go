@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -103,6 +104,9 @@ type OrderRow struct {
 type Handler struct {
 	snapshot      func(ctx context.Context) (Snapshot, error)
 	labels        LabelSource
+	dead          DeadLetter
+	actions       bool
+	log           *slog.Logger
 	page, js, css []byte
 }
 
@@ -165,6 +169,9 @@ func (h *Handler) Register(mux *http.ServeMux) {
 			h.serveLabel(w, r, h.labels.One, r.PathValue("waybill"))
 		})))
 		mux.Handle("/api/labels", readOnly(http.HandlerFunc(h.serveLabelList)))
+	}
+	if h.dead != nil {
+		h.registerDeadLetter(mux)
 	}
 }
 
