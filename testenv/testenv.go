@@ -110,7 +110,14 @@ func NewDatabase(t testing.TB) (*sql.DB, string) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+		_, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+		switch {
+		case err != nil && strings.Contains(err.Error(), "ERROR 1010"):
+			// The tables are gone but a stray file stays in the schema's directory (a server killed
+			// mid-write leaves one: the chaos tests do that on purpose). What the test checked is
+			// not concerned; the leftover is an empty schema in a throwaway data dir.
+			t.Logf("drop database %s left a file behind: %v", name, err)
+		case err != nil:
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})
