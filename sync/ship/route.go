@@ -92,15 +92,16 @@ func ruleMatches(r config.Rule, o shopdb.Order) bool {
 	return true
 }
 
-// shipment builds the carrier request from the enriched order; missing required receiver data is
-// a permanent error naming what is missing.
-// senders are the configured senders (sender, and each warehouse's) as carriers get them:
-// normalised like receivers when addresses.normalize is on, so a configured "深圳" reaches Kdniao
-// as "深圳市"; a sender that cannot be normalised goes as configured (the carrier says why it
-// refuses it, for every order: not one order's fault). Made once per batch.
+// senders are the configured senders (sender, and each warehouse's) as carriers get them, and
+// the warehouses as the choice of one sees them; made once per batch. With addresses.normalize
+// the senders are normalised like receivers, so a configured "深圳" reaches Kdniao as "深圳市"; a
+// sender that cannot be normalised goes as configured (the carrier then says why it refuses it,
+// for every order: not one order's fault).
 type senders struct {
 	def        config.Address
 	warehouses []config.Address
+	sites      []address.Site
+	fallback   int // the default warehouse
 }
 
 func sendersOf(cfg *config.Config) senders {
@@ -108,21 +109,44 @@ func sendersOf(cfg *config.Config) senders {
 		if !cfg.Addresses.Enabled() {
 			return a
 		}
-		p, err := address.Normalize(address.Parts{Name: a.Name, Mobile: a.Mobile, Phone: a.Phone, Province: a.Province,
-			City: a.City, District: a.District, Street: a.Address, Postcode: a.Postcode})
+		n, err := normalized(a)
 		if err != nil {
 			return a
 		}
-		return config.Address{Name: p.Name, Mobile: p.Mobile, Phone: p.Phone, Province: p.Province, City: p.City,
-			District: p.District, Address: p.Street, Postcode: p.Postcode, Company: a.Company}
+		return n
 	}
-	s := senders{def: clean(cfg.Sender)}
+	s := senders{def: clean(cfg.Sender), fallback: cfg.DefaultWarehouse()}
 	for _, w := range cfg.Warehouses {
 		s.warehouses = append(s.warehouses, clean(w.Sender))
+		site := address.Site{Name: w.Name, Serves: w.Serves, Province: w.Sender.Province}
+		if w.Latitude != nil && w.Longitude != nil {
+			site.Lat, site.Lon, site.HasCoord = *w.Latitude, *w.Longitude, true
+		}
+		s.sites = append(s.sites, site)
 	}
 	return s
 }
 
+// warehouse is the index of the warehouse an order to province ships from: the first that
+// serves it, else the nearest, else the default (DESIGN.md §2, routing).
+func (s senders) warehouse(province string) int {
+	return address.Choose(s.sites, province, s.fallback).Index
+}
+
+// normalized is a as carriers accept it (sync/address.Normalize); the company is kept as is.
+func normalized(a config.Address) (config.Address, error) {
+	p, err := address.Normalize(address.Parts{Name: a.Name, Mobile: a.Mobile, Phone: a.Phone, Province: a.Province,
+		City: a.City, District: a.District, Street: a.Address, Postcode: a.Postcode})
+	if err != nil {
+		return config.Address{}, err
+	}
+	return config.Address{Name: p.Name, Mobile: p.Mobile, Phone: p.Phone, Province: p.Province, City: p.City,
+		District: p.District, Address: p.Street, Postcode: p.Postcode, Company: a.Company}, nil
+}
+
+// shipment builds the carrier request from the enriched order, sent from the warehouse chosen
+// for it (returned by name; "" without warehouses); missing required receiver data, or an address
+// that cannot be normalised, is a permanent error naming the field.
 func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config, from senders) (carrier.Shipment, string, error) {
 	var missing []string
 	if strings.TrimSpace(o.ReceiverName) == "" {
@@ -153,20 +177,17 @@ func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config, from send
 	if domestic {
 		receiver.Province = address.Province(receiver.Province) // Beijing, GD, 广东 -> 北京, 广东省
 		if cfg.Addresses.Enabled() {
-			p, err := address.Normalize(address.Parts{Name: receiver.Name, Mobile: receiver.Mobile, Phone: receiver.Phone,
-				Province: receiver.Province, City: receiver.City, District: receiver.District,
-				Street: receiver.Address, Postcode: receiver.Postcode})
+			n, err := normalized(receiver)
 			if err != nil {
 				// Personal data stays out: the reason names the field and what is wrong with it.
 				return carrier.Shipment{}, "", &carrier.Permanent{Reason: fmt.Sprintf("order %s: address not accepted by carriers: %v", o.Code, err)}
 			}
-			receiver = config.Address{Name: p.Name, Mobile: p.Mobile, Phone: p.Phone, Province: p.Province, City: p.City,
-				District: p.District, Address: p.Street, Postcode: p.Postcode}
+			receiver = n
 		}
 	}
 	sender, warehouse := from.def, ""
 	if len(cfg.Warehouses) > 0 {
-		i := chooseWarehouse(cfg, receiver.Province)
+		i := from.warehouse(receiver.Province)
 		sender, warehouse = from.warehouses[i], cfg.Warehouses[i].Name
 	}
 	return carrier.Shipment{
@@ -179,19 +200,6 @@ func shipment(o shopdb.Order, items []shopdb.Item, cfg *config.Config, from send
 		Remark:    o.Remark,
 		Labels:    cfg.Labels.Enabled, TemplateSize: cfg.Labels.TemplateSize,
 	}, warehouse, nil
-}
-
-// chooseWarehouse is the index of the warehouse an order to province ships from: the first that
-// serves it, else the nearest, else the default (DESIGN.md §2, routing).
-func chooseWarehouse(cfg *config.Config, province string) int {
-	sites := make([]address.Site, len(cfg.Warehouses))
-	for i, w := range cfg.Warehouses {
-		sites[i] = address.Site{Name: w.Name, Serves: w.Serves, Province: w.Sender.Province}
-		if w.Latitude != nil && w.Longitude != nil {
-			sites[i].Lat, sites[i].Lon, sites[i].HasCoord = *w.Latitude, *w.Longitude, true
-		}
-	}
-	return address.Choose(sites, province, cfg.DefaultWarehouse()).Index
 }
 
 // parcels is how many parcels an order ships as at carrier c: the parcels column of

@@ -76,7 +76,7 @@ func TestChooseWarehouse(t *testing.T) {
 	}}
 	for province, want := range map[string]string{"天津": "north", "Zhejiang": "east", "广西壮族自治区": "south",
 		"陕西": "north", "湖北": "east", "Bavaria": "east"} {
-		if got := cfg.Warehouses[chooseWarehouse(cfg, province)].Name; got != want {
+		if got := cfg.Warehouses[sendersOf(cfg).warehouse(province)].Name; got != want {
 			t.Errorf("%s ships from %s, want %s", province, got, want)
 		}
 	}
