@@ -45,20 +45,29 @@ func adminMux(p *pipeline.Pipeline, cfg config.Admin, r reloader, log *slog.Logg
 		io.WriteString(w, "ready\n")
 	})
 	// Actions (POST) need the token: without one the listener is open to anything local.
-	statuspage.New(p.Snapshot).WithLabels(p.Labels()).WithDeadLetter(p.DeadLetter(), cfg.Token != "", log.With("component", "admin")).Register(mux)
+	page := statuspage.New(p.Snapshot).WithLabels(p.Labels()).WithConsole(p.Console()).WithUnmask(cfg.Unmask).
+		WithDeadLetter(p.DeadLetter(), cfg.Token != "", log.With("component", "admin"))
+	if cfg.Token != "" {
+		page.WithLinkKey(statuspage.LinkKey(cfg.Token))
+	}
+	page.Register(mux)
 	return requireToken(mux, cfg, p.Metrics().AdminUnauthorized)
 }
 
 // requireToken lets a request through only with "Authorization: Bearer <token>" when a token is
 // configured (compared in constant time); with open_metrics, /metrics and the probes need none.
-// Refusals are 401 and counted.
+// The console's shell (its page, script and style, which carry no data) needs none either, so
+// a browser can open it and ask for the token; nor does a label document's signed link (which
+// opens that document alone, for statuspage.LinkLifetime). Refusals are 401 and counted.
 func requireToken(next http.Handler, cfg config.Admin, refused prometheus.Counter) http.Handler {
 	if cfg.Token == "" {
 		return next
 	}
 	want := sha256.Sum256([]byte(cfg.Token))
+	links := statuspage.LinkKey(cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if cfg.OpenMetrics && (r.URL.Path == "/metrics" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz") {
+		if cfg.OpenMetrics && (r.URL.Path == "/metrics" || r.URL.Path == "/healthz" || r.URL.Path == "/readyz") ||
+			statuspage.Shell(r) || statuspage.SignedLink(r, links) {
 			next.ServeHTTP(w, r)
 			return
 		}

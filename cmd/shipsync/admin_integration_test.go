@@ -98,7 +98,11 @@ func TestTwoListeners(t *testing.T) {
 			t.Errorf("push listener: GET %s answered %d, want 404", path, st)
 		}
 	}
-	for _, path := range []string{"/", "/api/status", "/metrics", "/readyz"} {
+	// The page's shell carries no data: a browser opens it without the token, then asks for it.
+	if st, body := get(admin, "/", ""); st != http.StatusOK || !strings.Contains(body, "app.js") {
+		t.Errorf("admin listener: the console's shell without the token answered %d", st)
+	}
+	for _, path := range []string{"/api/orders/1", "/api/status", "/metrics", "/readyz"} {
 		for _, auth := range []string{"", "Bearer wrong-token-0123456789", token, "Basic " + token} {
 			if st, _ := get(admin, path, auth); st != http.StatusUnauthorized {
 				t.Errorf("admin listener: GET %s with Authorization %q answered %d, want 401", path, auth, st)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/shipsync/shipsync/sinks/shopdb"
@@ -79,6 +80,23 @@ type Carrier struct {
 	limit   *limit.Limit
 	observe Observer
 	opened  func(carrier string, open bool) // the breaker's state after each call
+	paused  atomic.Bool
+}
+
+// Pause stops (or, false, resumes) AdmitNew: an operator sends new orders elsewhere.
+func (c *Carrier) Pause(paused bool) { c.paused.Store(paused) }
+
+// Paused reports whether an operator paused the carrier.
+func (c *Carrier) Paused() bool { return c.paused.Load() }
+
+// AdmitNew is Admit for a create of a new order: a paused carrier refuses it with CircuitOpen
+// (Paused set), so the order fails over as it would from an open circuit. An order pinned to
+// the carrier waits for it the same way.
+func (c *Carrier) AdmitNew() (*Call, error) {
+	if c.paused.Load() {
+		return nil, CircuitOpen{Carrier: c.Name, Paused: true}
+	}
+	return c.Admit()
 }
 
 // New puts client behind the protections cfg configures. observe and opened may be nil.

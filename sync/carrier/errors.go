@@ -37,10 +37,19 @@ func MaybeCreated(err error) bool {
 	return !IsPermanent(err)
 }
 
-// CircuitOpen: the breaker refused the call, so certainly nothing was created.
-type CircuitOpen struct{ Carrier string }
+// CircuitOpen: the breaker refused the call (or an operator paused the carrier), so certainly
+// nothing was created.
+type CircuitOpen struct {
+	Carrier string
+	Paused  bool
+}
 
-func (e CircuitOpen) Error() string { return fmt.Sprintf("carrier %s: circuit open", e.Carrier) }
+func (e CircuitOpen) Error() string {
+	if e.Paused {
+		return fmt.Sprintf("carrier %s: paused by an operator", e.Carrier)
+	}
+	return fmt.Sprintf("carrier %s: circuit open", e.Carrier)
+}
 
 // MaybeCreated reports false: no call was made.
 func (e CircuitOpen) MaybeCreated() bool { return false }

@@ -395,6 +395,8 @@ type Admin struct {
 	// OpenMetrics exempts /metrics, /healthz and /readyz from the token (for a scraper or a
 	// probe that cannot send one).
 	OpenMetrics bool `yaml:"open_metrics"`
+	// Unmask shows receivers' names, phones and addresses unmasked on the console.
+	Unmask bool `yaml:"unmask"`
 }
 
 // Kafka is used in split mode and as the events outlet.

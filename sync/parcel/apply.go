@@ -156,9 +156,13 @@ func (s *Stage) applyLocked(ctx context.Context, key string, event func(state.Re
 	if write != status.ExceptionKey && next.Exception && !cur.Exception {
 		writes = append(writes, status.ExceptionKey) // a move that also raises the flag: the shop hears both
 	}
+	var wrote []string
 	for _, write := range writes {
 		start := time.Now()
-		_, err := s.shop.WriteStatus(ctx, write, statusValues(rec, s.conf().Writeback.Separator, write, next.Reason, at))
+		configured, err := s.shop.WriteStatus(ctx, write, statusValues(rec, s.conf().Writeback.Separator, write, next.Reason, at))
+		if configured {
+			wrote = append(wrote, "writeback.status."+write)
+		}
 		metrics.Since(s.m.WritebackDuration.WithLabelValues("status"), start)
 		if err != nil {
 			s.m.Writebacks.WithLabelValues("status", "error").Inc()
@@ -179,11 +183,28 @@ func (s *Stage) applyLocked(ctx context.Context, key string, event func(state.Re
 		Status: string(next.Status), Exception: next.Exception, Reason: next.Reason, Time: next.Time,
 		PickedUp: next.Status.Rank() >= status.PickedUp.Rank(), Terminal: next.Status.Terminal(),
 		NextPoll: time.Now().Add(pollInterval(s.conf(), rec.Carrier)),
+		Note:     statusNote(next, ev.Code, wrote),
 	})
 	if err != nil {
 		return "", err
 	}
 	return webhook.OK, nil
+}
+
+// statusNote is the timeline's text for an applied status: what it is, where it came from (the
+// carrier's code, or the watchdog's), and which statements wrote it to the shop.
+func statusNote(next status.Current, code string, wrote []string) string {
+	text := string(next.Status)
+	if next.Exception {
+		text += ", exception " + next.Reason
+	}
+	if code != "" {
+		text += " (" + code + ")"
+	}
+	if len(wrote) == 0 {
+		return text + "; nothing written to the shop"
+	}
+	return text + "; wrote " + strings.Join(wrote, ", ")
 }
 
 // shopLacksWaybill: the order ended without our waybill in the shop (another one was there, it

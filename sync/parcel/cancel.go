@@ -16,10 +16,12 @@ import (
 
 // Cancellations is what a cancellation changes in Redis besides the status: a dead-lettered
 // order whose waybill was cancelled leaves the dead letter (a retry would write the cancelled
-// waybill into the shop), and the cancelled waybills' labels are never printed.
+// waybill into the shop), the cancelled waybills' labels are never printed, and each outcome is
+// noted in the order's timeline.
 type Cancellations interface {
 	Drop(ctx context.Context, key string) (bool, error)
 	DiscardLabels(ctx context.Context, waybills ...string) error
+	Note(ctx context.Context, key, kind, text string) error
 }
 
 // CancelOutcome is what a cancellation did (DESIGN.md §2 "Cancellation").
@@ -69,6 +71,11 @@ func (s *Stage) Cancel(ctx context.Context, key string) (CancelOutcome, error) {
 	out, err := s.cancelLocked(ctx, key)
 	if err == nil {
 		s.m.Cancels.WithLabelValues(string(out)).Inc()
+		if out != NotShipped {
+			if err := s.store.Note(ctx, key, "cancel", "cancellation: "+string(out)); err != nil {
+				s.log.Warn("cancellation not noted in the order's timeline", "order", key, "err", err)
+			}
+		}
 	}
 	return out, err
 }

@@ -27,10 +27,18 @@ func (d deadLetter) Dead(ctx context.Context, limit int) ([]statuspage.DeadRow, 
 // Retry sends the order back to the retry schedule, as `shipsync dlq retry` does: the claim and
 // the carrier's OrderCode still guarantee one waybill.
 func (d deadLetter) Retry(ctx context.Context, key string) (bool, error) {
-	return d.p.store.Revive(ctx, key, "")
+	ok, err := d.p.store.Revive(ctx, key, "")
+	if ok {
+		console{d.p}.note(ctx, key, "retried from the console")
+	}
+	return ok, err
 }
 
 // Drop takes the order out of the dead letter for good, as `shipsync dlq drop` does.
 func (d deadLetter) Drop(ctx context.Context, key string) (bool, error) {
-	return d.p.store.Drop(ctx, key)
+	ok, err := d.p.store.Drop(ctx, key)
+	if ok {
+		console{d.p}.note(ctx, key, "dropped from the console")
+	}
+	return ok, err
 }

@@ -168,7 +168,7 @@ func (h *harness) start(recover bool) (stop func() error, exited <-chan struct{}
 	}
 	p, err := pipeline.New(pipeline.Options{Config: h.cfg, Log: slog.New(slog.NewTextHandler(logOut, nil)),
 		Shop: shop, Meta: meta, Store: h.store, Carriers: carriers, Recover: recover, Events: h.events,
-		Orders: h.orders, Inbox: h.inbox, CheckpointEvery: 100 * time.Millisecond})
+		Orders: h.orders, Inbox: h.inbox, CheckpointEvery: 100 * time.Millisecond, SampleEvery: 200 * time.Millisecond})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/shipsync/shipsync/sources/binlog"
 	"github.com/shipsync/shipsync/sync/metrics"
 	"github.com/shipsync/shipsync/sync/parcel"
+	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
@@ -33,12 +34,16 @@ type observer struct {
 	durations map[string]*reservoir // carrier -> recent create durations
 	requests  map[string][2]int64   // carrier -> {all, successful} creates
 	latest    []statuspage.OrderRow // newest last, at most latestMax
+	// What the next history sample adds (sample takes and resets them).
+	shipped int64
+	calls   map[string]*state.CarrierSample
 }
 
 const latestMax = 20
 
 func newObserver(m *metrics.Metrics) *observer {
-	o := &observer{m: m, durations: map[string]*reservoir{}, requests: map[string][2]int64{}}
+	o := &observer{m: m, durations: map[string]*reservoir{}, requests: map[string][2]int64{},
+		calls: map[string]*state.CarrierSample{}}
 	o.lastMove.Store(time.Now().UnixNano())
 	return o
 }
@@ -99,10 +104,40 @@ func (o *observer) carrierCall(carrier, op, outcome string, d time.Duration) {
 	r.add(d.Seconds())
 	c := o.requests[carrier]
 	c[0]++
-	if outcome == "success" || outcome == "repeat" {
+	ok := outcome == "success" || outcome == "repeat"
+	if ok {
 		c[1]++
 	}
 	o.requests[carrier] = c
+	x := o.calls[carrier]
+	if x == nil {
+		x = &state.CarrierSample{Buckets: make([]int64, len(state.LatencyBuckets)+1)}
+		o.calls[carrier] = x
+	}
+	x.Requests++
+	if ok {
+		x.OK++
+	}
+	x.Buckets[bucketOf(d.Seconds())]++
+}
+
+// bucketOf is the index of the history's latency bucket that holds sec.
+func bucketOf(sec float64) int {
+	i, _ := slices.BinarySearch(state.LatencyBuckets, sec)
+	return i
+}
+
+// take returns what the next history sample adds and starts counting again.
+func (o *observer) take() (shipped int64, calls map[string]state.CarrierSample) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	shipped, o.shipped = o.shipped, 0
+	calls = make(map[string]state.CarrierSample, len(o.calls))
+	for name, x := range o.calls {
+		calls[name] = *x
+	}
+	clear(o.calls)
+	return shipped, calls
 }
 
 // remember keeps an order that got its waybill for the page's latest orders and its orders
@@ -116,6 +151,7 @@ func (o *observer) remember(row statuspage.OrderRow) {
 		o.secondOf[i], o.perSecond[i] = now, 0
 	}
 	o.perSecond[i]++
+	o.shipped++
 	o.latest = append(o.latest, row)
 	if len(o.latest) > latestMax {
 		o.latest = slices.Delete(o.latest, 0, len(o.latest)-latestMax)
@@ -182,6 +218,9 @@ func (p *Pipeline) refresh(ctx context.Context) {
 			o.m.EventsOutbox.Set(float64(n))
 		}
 	}
+	if err := p.syncPaused(ctx); err != nil && ctx.Err() == nil {
+		p.log.Warn("cannot read the paused carriers", "err", err)
+	}
 	p.pingShop()
 	ready, _ := p.Ready()
 	o.m.Ready.Set(b2f(ready))
@@ -237,9 +276,13 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	if s.Labels, err = p.labelsView(ctx); err != nil {
 		return s, err
 	}
+	_, set := p.current()
 	o.mu.Lock()
 	for _, c := range p.conf().Carriers {
 		cs := statuspage.CarrierStats{Name: c.Name}
+		if cr, ok := set[c.Name]; ok {
+			cs.Paused = cr.Paused()
+		}
 		if n := o.requests[c.Name]; n[0] > 0 {
 			cs.Requests, cs.SuccessRate = n[0], float64(n[1])/float64(n[0])
 		}

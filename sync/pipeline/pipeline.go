@@ -39,6 +39,9 @@ type Options struct {
 	DryRun bool
 	// CheckpointEvery is how often the settled position is saved (default 1s).
 	CheckpointEvery time.Duration
+	// SampleEvery is how often the console's history is sampled (default 10 s, its finest
+	// step; a test samples more often, and the samples of one step add up).
+	SampleEvery time.Duration
 	// Metrics to record into; a fresh set when nil.
 	Metrics *metrics.Metrics
 	// Events receives lifecycle events; none when nil.
@@ -77,9 +80,11 @@ type Pipeline struct {
 	live   atomic.Pointer[settings] // replaced whole by Reload
 	log    *slog.Logger
 	meta   *sql.DB
+	shop   *shopdb.DB
 	store  *state.Store
 	owner  string
 	every  time.Duration
+	sample time.Duration
 	dryRun bool
 	obs    *observer
 	out    *outbox.Outbox
@@ -119,10 +124,13 @@ func New(o Options) (*Pipeline, error) {
 	case cfg.Mode == config.ModeWorker && o.Inbox == nil && !o.DryRun:
 		return nil, errors.New("mode worker: no paid-order inbox (kafka)")
 	}
-	p := &Pipeline{log: o.Log.With("component", "pipeline"), meta: o.Meta, store: o.Store, owner: randomID(),
+	p := &Pipeline{log: o.Log.With("component", "pipeline"), meta: o.Meta, shop: o.Shop, store: o.Store, owner: randomID(),
 		every: o.CheckpointEvery, dryRun: o.DryRun, obs: newObserver(m), orders: o.Orders, inbox: o.Inbox}
 	if p.every <= 0 {
 		p.every = time.Second
+	}
+	if p.sample = o.SampleEvery; p.sample <= 0 {
+		p.sample = state.Fine.Step
 	}
 	set := carrier.Set{}
 	for _, c := range cfg.Carriers {
@@ -209,7 +217,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopAlive()
 	go p.aliveLoop(aliveCtx)
 	refreshing := loop.Go(aliveCtx, p.refreshLoop)
-	defer func() { stopAlive(); <-refreshing }()
+	sampling := loop.Go(aliveCtx, p.sampleLoop)
+	defer func() { stopAlive(); <-refreshing; <-sampling }()
 	if p.conf().Mode == config.ModeWorker {
 		return p.runWorker(ctx)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -213,7 +214,7 @@ func (b *batchRun) create(ctx context.Context) {
 			}
 			left = true
 			c := o.candidates[round]
-			call, err := c.Admit()
+			call, err := c.AdmitNew()
 			if err != nil {
 				o.refusals = append(o.refusals, refusal{c.Name, err})
 				b.s.log.Warn("carrier made no waybill; failing over", "order", o.key, "carrier", c.Name, "err", err)
@@ -398,7 +399,7 @@ func (b *batchRun) writeBack(ctx context.Context) {
 		r := out[i]
 		switch {
 		case r.Outcome == shopdb.Written || r.Outcome == shopdb.AlreadyWritten:
-			o.res = result{kind: written}
+			o.res = result{kind: written, already: r.Outcome == shopdb.AlreadyWritten}
 			if r.Outcome == shopdb.AlreadyWritten {
 				b.s.m.Orders.WithLabelValues(metrics.OrderAlreadyWritten).Inc()
 			}
@@ -440,6 +441,9 @@ func (b *batchRun) settle(ctx context.Context) {
 		}
 		st := decide(o.rec, o.res, p)
 		st.Owner = b.owner
+		if st.Kind == state.SettleWritten {
+			st.Note = writtenNote(len(b.cfg.Writeback.Waybill), o.res.already)
+		}
 		todo, plan = append(todo, o), append(plan, st)
 		b.explain(o, st)
 		switch st.Kind {
@@ -549,4 +553,16 @@ func writeValues(o *order, sep string, now time.Time) map[string]any {
 		OrderCode: o.orderCode, PickupTime: o.pickup, EventTime: now,
 		Waybills: strings.Join(append([]string{o.waybill}, o.children...), sep), Parcels: 1 + len(o.children),
 		Warehouse: o.warehouse}.Map(now)
+}
+
+// writtenNote is the timeline's text for a write-back: the statements that ran, by name.
+func writtenNote(statements int, already bool) string {
+	names := make([]string, statements)
+	for i := range names {
+		names[i] = "writeback.waybill[" + strconv.Itoa(i) + "]"
+	}
+	if already {
+		return "the shop already held the waybill (a replay); ran " + strings.Join(names, ", ")
+	}
+	return "wrote " + strings.Join(names, ", ")
 }

@@ -18,6 +18,7 @@ type result struct {
 	pinned   bool      // a carrier may hold the order's waybill: only it may be asked again
 	existing string    // conflict: the waybill the shop row holds
 	until    time.Time // busy: the other worker's lease
+	already  bool      // written: a replay found the waybill already in the shop
 }
 
 type resultKind int

@@ -119,7 +119,11 @@ type Submit struct {
 
 // change pins the order to the carrier about to be asked.
 func (sub Submit) change() change {
-	return change{state: Submitting, retryDue: "-", dlq: "-",
+	text := "asked " + sub.Carrier
+	if sub.ShipperCode != "" {
+		text += " (" + sub.ShipperCode + ")"
+	}
+	return change{state: Submitting, retryDue: "-", dlq: "-", note: text + " for " + sub.OrderCode,
 		fields: []string{"order_code", sub.OrderCode, "carrier", sub.Carrier, "shipper_code", sub.ShipperCode, "sticky", "1"}}
 }
 

@@ -263,3 +263,22 @@ func (s *Store) DiscardLabels(ctx context.Context, waybills ...string) error {
 	}
 	return nil
 }
+
+// LabelsKept reports, for each waybill, whether its label is kept.
+func (s *Store) LabelsKept(ctx context.Context, waybills []string) ([]bool, error) {
+	cmds := make([]*redis.IntCmd, len(waybills))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, w := range waybills {
+			cmds[i] = p.Exists(ctx, s.labelKey(w))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up labels: %w", err)
+	}
+	out := make([]bool, len(waybills))
+	for i, c := range cmds {
+		out[i] = c.Val() == 1
+	}
+	return out, nil
+}

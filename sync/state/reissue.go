@@ -41,7 +41,7 @@ func (s *Store) ReissueCode(ctx context.Context, key string) (string, error) {
 // watchdog and the poller watch the new waybill. KEYS: order, pickup watch, poll schedule.
 // ARGV: now, waybill, children (comma-separated), order code, order key, pickup due, poll due,
 // key prefix, warehouse.
-var recordReissueScript = redis.NewScript(`
+var recordReissueScript = redis.NewScript(timelineLua + `
 local f = redis.call('HMGET', KEYS[1], 'shipper_code', 'waybill', 'children')
 local shipper = f[1] or ''
 local old = {}
@@ -56,6 +56,11 @@ for c in string.gmatch(ARGV[3], '[^,]+') do redis.call('SET', ARGV[8] .. 'wb:' .
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[5])
 redis.call('PERSIST', KEYS[1])
+redis.call('SET', ARGV[8] .. 'code:' .. ARGV[4], ARGV[5])
+local text = 'the carrier re-issued it as ' .. ARGV[2]
+if ARGV[3] ~= '' then text = text .. ' (and ' .. ARGV[3] .. ')' end
+note(KEYS[1], ARGV[8], ARGV[1], 'reissue', text .. ' under ' .. ARGV[4])
+redis.call('PERSIST', timeline_key(KEYS[1], ARGV[8]))
 return 1
 `)
 

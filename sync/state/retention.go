@@ -34,16 +34,22 @@ func (s *Store) retentionMs() int64 { return max(s.retention.Milliseconds(), 0) 
 // or written with its parcel at a terminal status) expires ms after this change, with its
 // waybill's index key; open work (detected, submitting, waybilled, retry, failed, and written
 // orders whose parcel is still on its way) never does, so a record that goes back to work is
-// persisted again. ms 0 keeps everything. The index key is built from the prefix: on a Redis
+// persisted again. The order's timeline and its order codes' index go with it. ms 0 keeps everything. The index key is built from the prefix: on a Redis
 // Cluster the prefix carries the shop's hash tag, so it lives in the record's slot.
-const retainLua = `
+const retainLua = timelineLua + `
 local function retain(order, prefix, ms, parcel_done)
-  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill', 'children')
+  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill', 'children', 'order_code')
   local st = f[1]
   local settled = st == 'conflict' or st == 'skipped' or st == 'dropped' or (st == 'written' and parcel_done)
   if not settled then ms = 0 end
-  local keys = {order}
-  if f[3] and f[3] ~= '' then keys[2] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. f[3] end
+  local keys = {order, timeline_key(order, prefix)}
+  if f[3] and f[3] ~= '' then keys[#keys + 1] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. f[3] end
+  if f[5] and f[5] ~= '' then
+    -- a reissue's code (<code>-R<n>) is indexed beside the order's own
+    keys[#keys + 1] = prefix .. 'code:' .. f[5]
+    local base = string.gsub(f[5], '%-R%d+$', '')
+    if base ~= f[5] then keys[#keys + 1] = prefix .. 'code:' .. base end
+  end
   for child in string.gmatch(f[4] or '', '[^,]+') do keys[#keys + 1] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. child end
   for _, k in ipairs(keys) do
     if ms > 0 then redis.call('PEXPIRE', k, ms) else redis.call('PERSIST', k) end

@@ -59,6 +59,8 @@ type Settlement struct {
 	// Sticky (Retry, Dead): a carrier may hold the waybill, so only it may be asked again.
 	// False unpins what Submitting pinned.
 	Sticky bool
+	// Note is the timeline's text for the change (what was written to the shop); "": Reason.
+	Note string
 }
 
 // SettleResult is Settle's answer for one settlement.
@@ -132,7 +134,7 @@ func (st Settlement) change() change {
 	reason := []string{"last_error", st.Reason}
 	switch st.Kind {
 	case SettleWritten:
-		return change{state: Written, retryDue: "", dlq: "0", release: true}
+		return change{state: Written, retryDue: "", dlq: "0", release: true, note: st.Note}
 	case SettleSkipped:
 		return change{state: Skipped, retryDue: "", dlq: "0", release: true, fields: reason}
 	case SettleConflict:

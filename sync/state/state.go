@@ -171,7 +171,10 @@ if until_ > now and owner and owner ~= '' and owner ~= ARGV[1] then
   end
 end
 redis.call('HSET', KEYS[1], 'lease_owner', ARGV[1], 'lease_until', now + tonumber(ARGV[3]), 'updated_at', now)
-if not st then redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0) end
+if not st then
+  redis.call('HSET', KEYS[1], 'state', 'detected', 'created_at', now, 'attempts', 0)
+  note(KEYS[1], ARGV[6], now, 'detected', 'paid in the shop')
+end
 -- A skipped order paid again is open work again: it must not expire under its new claim.
 retain(KEYS[1], ARGV[6], 0, false)
 -- The record rides back with the answer: one round trip per claim.
@@ -228,13 +231,25 @@ func claimAnswer(key string, res []string) (ClaimResult, Record, error) {
 // lease. KEYS: order, retry, dlq. ARGV: owner, now, retry_due (” = remove from schedule, '-' =
 // leave), dlq ('1' add, '0' remove, '-' leave), release ('1'), incr ('1'), key prefix, retention
 // (ms), waybilled stays ('1': a record that holds a waybill keeps the state waybilled whatever
-// the fields say, so its retry only writes back), then field/value pairs. A change that settles
+// the fields say, so its retry only writes back), the timeline's text for a change of state
+// (” : the reason, if any), then field/value pairs. A change of state is noted in the order's
+// timeline; an order code is indexed for the console's search. A change that settles
 // the order (conflict, skipped) starts its retention; any other keeps it for good. It answers
 // the attempts count after the change.
 var updateScript = redis.NewScript(retainLua + `
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
 local now = ARGV[2]
-for i = 10, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+local new_state, reason = nil, ''
+for i = 11, #ARGV - 1, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1])
+  if ARGV[i] == 'state' then new_state = ARGV[i+1] elseif ARGV[i] == 'last_error' then reason = ARGV[i+1]
+  elseif ARGV[i] == 'order_code' and ARGV[i+1] ~= '' then redis.call('SET', ARGV[7] .. 'code:' .. ARGV[i+1], ARGV[#ARGV]) end
+end
+if new_state then
+  local text = ARGV[10]
+  if text == '' then text = reason end
+  note(KEYS[1], ARGV[7], now, new_state, text)
+end
 if ARGV[9] == '1' then
   local wb = redis.call('HGET', KEYS[1], 'waybill')
   if wb and wb ~= '' then redis.call('HSET', KEYS[1], 'state', 'waybilled') end
@@ -257,6 +272,7 @@ type change struct {
 	release       bool
 	incr          bool
 	fields        []string // further field/value pairs
+	note          string   // the timeline's text for the change of state; "": the reason
 }
 
 // updateCall is updateScript's keys and arguments for a change to one order.
@@ -265,7 +281,7 @@ func (s *Store) updateCall(key, owner string, c change) scriptCall {
 		panic("state: odd field list")
 	}
 	args := []any{owner, time.Now().UnixMilli(), c.retryDue, c.dlq, flag(c.release), flag(c.incr),
-		s.prefix, s.retentionMs(), flag(c.keepWaybilled)}
+		s.prefix, s.retentionMs(), flag(c.keepWaybilled), c.note}
 	if c.state != "" {
 		args = append(args, "state", c.state)
 	}
@@ -314,7 +330,7 @@ func (s *Store) Submitting(ctx context.Context, key, owner, orderCode, carrier, 
 // schedule. ARGV: owner, now, carrier, waybill, pickup_time, order key, pickup due (” none),
 // poll due, key prefix, child waybills (comma-separated), warehouse. Child waybills are indexed
 // like the parent: a push may name any of them.
-var recordWaybillScript = redis.NewScript(`
+var recordWaybillScript = redis.NewScript(timelineLua + `
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return redis.error_reply('LEASE lost') end
 redis.call('HSET', KEYS[1], 'state', 'waybilled', 'carrier', ARGV[3], 'waybill', ARGV[4], 'pickup_time', ARGV[5],
   'last_error', '', 'updated_at', ARGV[2], 'waybill_at', ARGV[2], 'children', ARGV[10], 'warehouse', ARGV[11])
@@ -325,6 +341,10 @@ for child in string.gmatch(ARGV[10], '[^,]+') do
 end
 if ARGV[7] ~= '' then redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6]) end
 redis.call('ZADD', KEYS[3], ARGV[8], ARGV[6])
+local text = ARGV[3] .. ' answered ' .. ARGV[4]
+if ARGV[10] ~= '' then text = text .. ' (and ' .. ARGV[10] .. ')' end
+if ARGV[11] ~= '' then text = text .. ', from ' .. ARGV[11] end
+note(KEYS[1], ARGV[9], ARGV[2], 'waybill', text)
 return 1
 `)
 
@@ -513,8 +533,9 @@ func (s *Store) scan(ctx context.Context, match string, fn func(context.Context,
 // reviveScript moves a dead-lettered order back to the retry schedule, due now, with fresh
 // attempts, routed to a chosen carrier when one is given. It answers 0 when the order is not in
 // the dead letter, 1 when it was sent back, and {'pinned', carrier} when it is pinned to another
-// carrier than the chosen one. KEYS: order, retry, dlq. ARGV: key, now, carrier (empty: as routed).
-var reviveScript = redis.NewScript(`
+// carrier than the chosen one. KEYS: order, retry, dlq. ARGV: key, now, carrier (empty: as routed),
+// key prefix. It is noted in the timeline.
+var reviveScript = redis.NewScript(timelineLua + `
 if redis.call('HGET', KEYS[1], 'state') ~= 'failed' then return 0 end
 local pin = redis.call('HMGET', KEYS[1], 'sticky', 'carrier')
 if ARGV[3] ~= '' and pin[1] == '1' and pin[2] and pin[2] ~= '' and pin[2] ~= ARGV[3] then return {'pinned', pin[2]} end
@@ -523,6 +544,10 @@ local last = redis.call('HGET', KEYS[1], 'last_error') or ''
 redis.call('HSET', KEYS[1], 'state', 'retry', 'attempts', 0, 'last_error', 'sent back from the dead letter (was: ' .. last .. ')',
   'updated_at', ARGV[2], 'lease_owner', '', 'lease_until', 0)
 redis.call('PERSIST', KEYS[1]) -- open work again: never expires
+local text = 'sent back from the dead letter'
+if ARGV[3] ~= '' then text = text .. ', to ' .. ARGV[3] end
+note(KEYS[1], ARGV[4], ARGV[2], 'revived', text)
+redis.call('PERSIST', timeline_key(KEYS[1], ARGV[4]))
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
@@ -540,7 +565,7 @@ var ErrPinned = errors.New("pinned to carrier")
 // is not in the dead letter.
 func (s *Store) Revive(ctx context.Context, key, carrier string) (bool, error) {
 	res, err := reviveScript.Run(ctx, s.rdb, []string{s.orderKey(key), s.retryKey(), s.dlqKey()},
-		key, time.Now().UnixMilli(), carrier).Result()
+		key, time.Now().UnixMilli(), carrier, s.prefix).Result()
 	if err != nil {
 		return false, fmt.Errorf("revive order %s: %w", key, err)
 	}
@@ -567,6 +592,8 @@ func (s *Store) Drop(ctx context.Context, key string) (bool, error) {
 		p.HSet(ctx, s.orderKey(key), "state", Dropped, "updated_at", time.Now().UnixMilli())
 		p.ZRem(ctx, s.pickupKey(), key)
 		p.ZRem(ctx, s.pollKey(), key)
+		p.ZRem(ctx, s.flaggedKey(), key)
+		s.note(ctx, p, key, Dropped, "taken out of the dead letter by hand; never shipped by shipsync")
 		retainScript.Eval(ctx, p, []string{s.orderKey(key)}, s.prefix, s.retentionMs(), "0") // settled: it expires
 		return nil
 	})

@@ -93,11 +93,13 @@ type ParcelStatus struct {
 	PickedUp, Terminal bool
 	// NextPoll is when to poll the waybill next (unless Terminal).
 	NextPoll time.Time
+	// Note is the timeline's text for it (where it came from, what was written to the shop).
+	Note string
 }
 
-// SetStatus stores the parcel's status and moves it in the watchdog and poll schedules. A
-// terminal status settles a written order: its retention starts (again) now. The caller holds
-// Lock.
+// SetStatus stores the parcel's status and moves it in the watchdog and poll schedules, flags
+// or unflags it (an exception), and notes it in the timeline. A terminal status settles a
+// written order: its retention starts (again) now. The caller holds Lock.
 func (s *Store) SetStatus(ctx context.Context, key string, ps ParcelStatus) error {
 	exc := "0"
 	if ps.Exception {
@@ -114,6 +116,12 @@ func (s *Store) SetStatus(ctx context.Context, key string, ps ParcelStatus) erro
 		} else {
 			p.ZAdd(ctx, s.pollKey(), redis.Z{Score: float64(ps.NextPoll.UnixMilli()), Member: key})
 		}
+		if ps.Exception {
+			p.ZAddNX(ctx, s.flaggedKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: key})
+		} else {
+			p.ZRem(ctx, s.flaggedKey(), key)
+		}
+		s.note(ctx, p, key, "status", ps.Note)
 		retainScript.Eval(ctx, p, []string{s.orderKey(key)}, s.prefix, s.retentionMs(), flag(ps.Terminal))
 		return nil
 	})

@@ -119,13 +119,13 @@ func (h *Handler) serveRetryReason(w http.ResponseWriter, r *http.Request) {
 
 // act applies do to every key, logs what it did, and answers which orders it changed.
 func (h *Handler) act(w http.ResponseWriter, r *http.Request, name string, keys []string, do func(context.Context, string) (bool, error)) {
-	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(withOperator(r), 30*time.Second)
 	defer cancel()
 	res := actionResult{Action: name, Orders: []string{}, Missed: []string{}}
 	for _, k := range keys {
 		ok, err := do(ctx, k)
 		if err != nil {
-			h.log.Warn("admin action failed", "action", name, "order", k, "from", r.RemoteAddr, "err", err)
+			h.log.Warn("admin action failed", "action", name, "order", k, "who", operator(r), "from", r.RemoteAddr, "err", err)
 			http.Error(w, name+" "+k+": "+err.Error(), http.StatusConflict)
 			return
 		}
@@ -135,7 +135,8 @@ func (h *Handler) act(w http.ResponseWriter, r *http.Request, name string, keys 
 			res.Missed = append(res.Missed, k)
 		}
 	}
-	h.log.Info("admin action", "action", name, "orders", len(res.Orders), "first", first(res.Orders), "missed", len(res.Missed), "from", r.RemoteAddr)
+	h.log.Info("admin action", "action", name, "orders", len(res.Orders), "first", first(res.Orders), "missed", len(res.Missed),
+		"who", operator(r), "from", r.RemoteAddr)
 	writeJSON(w, res)
 }
 

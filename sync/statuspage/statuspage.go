@@ -48,12 +48,19 @@ type Snapshot struct {
 	// Labels is the warehouse's view of the labels (nil when labels are off): how many wait to
 	// be printed, and today's printed batches.
 	Labels *Labels `json:"labels,omitempty"`
+	// Actions says whether the console's actions are on (admin.token is set); Unmasked whether
+	// personal data is shown (admin.unmask). The handler sets both.
+	Actions  bool `json:"actions"`
+	Unmasked bool `json:"unmasked"`
 }
 
 // Labels is what the page shows of the labels.
 type Labels struct {
-	Unprinted int64        `json:"unprinted"`
-	Batches   []LabelBatch `json:"batches"` // today's, oldest first
+	Unprinted int64 `json:"unprinted"`
+	// URL opens the unprinted ones as one printable page (signed when the listener has a
+	// token); the handler sets it, and each batch's.
+	URL     string       `json:"url"`
+	Batches []LabelBatch `json:"batches"` // today's, oldest first
 }
 
 // LabelBatch is one printed batch of labels.
@@ -61,6 +68,7 @@ type LabelBatch struct {
 	ID    string    `json:"id"`
 	At    time.Time `json:"at"`
 	Count int       `json:"count"`
+	URL   string    `json:"url"` // reopens the batch as a reprint
 }
 
 // ErrNoLabels answers a label document that does not exist (an unknown batch, nothing
@@ -81,6 +89,8 @@ type CarrierStats struct {
 	SuccessRate float64 `json:"success_rate"` // 0..1
 	P50Seconds  float64 `json:"p50_seconds"`
 	P99Seconds  float64 `json:"p99_seconds"`
+	// Paused: an operator paused it; new orders go to routing.failover.
+	Paused bool `json:"paused"`
 }
 
 // OrderRow is one recent order. Receiver, Phone and Address are filled raw by the producer and
@@ -105,7 +115,10 @@ type Handler struct {
 	snapshot      func(ctx context.Context) (Snapshot, error)
 	labels        LabelSource
 	dead          DeadLetter
+	console       Console
 	actions       bool
+	unmask        bool
+	linkKey       []byte
 	log           *slog.Logger
 	page, js, css []byte
 }
@@ -173,6 +186,15 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	if h.dead != nil {
 		h.registerDeadLetter(mux)
 	}
+	if h.console != nil {
+		h.registerConsole(mux)
+	}
+}
+
+// WithUnmask shows personal data (receivers' names, phones, addresses) unmasked: admin.unmask.
+func (h *Handler) WithUnmask(unmask bool) *Handler {
+	h.unmask = unmask
+	return h
 }
 
 func (h *Handler) serveLabelList(w http.ResponseWriter, r *http.Request) {
@@ -259,7 +281,14 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"error":"status unavailable"}` + "\n")) //nolint:errcheck // the client went away
 		return
 	}
-	body, err := json.Marshal(present(s))
+	s.Actions, s.Unmasked = h.actions, h.unmask
+	if s.Labels != nil {
+		s.Labels.URL = h.link("labels/unprinted")
+		for i := range s.Labels.Batches {
+			s.Labels.Batches[i].URL = h.link("labels/" + s.Labels.Batches[i].ID)
+		}
+	}
+	body, err := json.Marshal(present(s, h.unmask))
 	if err != nil {
 		// present leaves nothing json cannot encode; kept so a future field cannot fail silently.
 		http.Error(w, "encode status", http.StatusInternalServerError)
@@ -269,10 +298,11 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	w.Write(append(body, '\n')) //nolint:errcheck // the client went away
 }
 
-// present returns the copy of s that may leave the process: personal data masked, at most
+// present returns the copy of s that may leave the process: personal data masked (unless
+// unmask), at most
 // MaxLatest orders, no nil lists (the page iterates them) and no NaN or infinity (which JSON
 // cannot carry, and a rate over zero requests easily produces). s itself is not modified.
-func present(s Snapshot) Snapshot {
+func present(s Snapshot, unmask bool) Snapshot {
 	if s.Now.IsZero() {
 		s.Now = time.Now()
 	}
@@ -290,9 +320,11 @@ func present(s Snapshot) Snapshot {
 	latest := make([]OrderRow, min(len(s.Latest), MaxLatest))
 	for i := range latest {
 		o := s.Latest[i]
-		o.Receiver = MaskName(o.Receiver)
-		o.Phone = MaskPhone(o.Phone)
-		o.Address = MaskAddress(o.Address)
+		if !unmask {
+			o.Receiver = MaskName(o.Receiver)
+			o.Phone = MaskPhone(o.Phone)
+			o.Address = MaskAddress(o.Address)
+		}
 		latest[i] = o
 	}
 	s.Latest = latest

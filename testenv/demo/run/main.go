@@ -74,6 +74,9 @@ const (
 	configRedisAddr = "127.0.0.1:26379"
 	configHTTPAddr  = "127.0.0.1:9464" // http.listen: carrier pushes only
 	configAdminAddr = "127.0.0.1:9465" // admin.listen: status page, metrics, health
+	// demoAdminToken is the demo's admin.token (config.yaml reads SHIPSYNC_ADMIN_TOKEN): the
+	// console's actions need one. A demo secret, never a real one.
+	demoAdminToken = "demo-admin-token-0001"
 	pushURL         = "http://" + configHTTPAddr + "/push/" + carrierName
 
 	// The simulator's status progressions: half a simulated day per real second, so a parcel
@@ -172,6 +175,7 @@ func run(ctx context.Context) (err error) {
 		"KDNIAO_APP_KEY="+appKey,
 		"KDNIAO_EBUSINESS_ID="+ebusinessID,
 		"SHIPSYNC_LABELS=true", // config.yaml: labels.enabled
+		"SHIPSYNC_ADMIN_TOKEN="+demoAdminToken,
 	)
 	var children []*child
 	defer func() {
@@ -292,7 +296,8 @@ func run(ctx context.Context) (err error) {
 	}
 
 	if os.Getenv("SHIPSYNC_DEMO_KEEP") != "" {
-		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): status page http://%s/ — Ctrl-C stops them", configAdminAddr)
+		step("Keeping the daemon and the simulator running (SHIPSYNC_DEMO_KEEP): the console is at http://%s/ — Ctrl-C stops them", configAdminAddr)
+		fmt.Printf("  sign in with the admin token %s (the demo's; yours comes from SHIPSYNC_ADMIN_TOKEN)\n", demoAdminToken)
 		<-ctx.Done()
 		ctx = context.WithoutCancel(ctx)
 	}
@@ -320,6 +325,10 @@ func run(ctx context.Context) (err error) {
 	fmt.Printf("    SELECT order_sn, consignee, invoice_no, shipping_status FROM ecs_order_info WHERE invoice_no <> '' LIMIT 10;\n")
 	fmt.Printf("  bin/shipsync status --config config.yaml   (with SHOP_DB_PASSWORD=shipsync)\n")
 	fmt.Printf("and stop them with `make testenv-down`.\n")
+	if os.Getenv("SHIPSYNC_DEMO_KEEP") == "" {
+		fmt.Printf("\nThe console was at http://%s/ (admin token %s); SHIPSYNC_DEMO_KEEP=1 make demo keeps it open.\n",
+			configAdminAddr, demoAdminToken)
+	}
 	return nil
 }
 
@@ -492,6 +501,7 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+demoAdminToken) // the admin listeners want it; the simulator ignores it
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
