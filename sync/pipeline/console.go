@@ -25,20 +25,27 @@ type console struct{ p *Pipeline }
 // stuckMax bounds each of the console's stuck panels.
 const stuckMax = 200
 
-// sampleLoop adds what this process saw to the history every Options.SampleEvery.
+// sampleLoop adds what this process saw to the history every Options.SampleEvery, and once
+// more when ctx ends (the pipeline stops once its last batch is done), so a clean stop loses
+// nothing of it.
 func (p *Pipeline) sampleLoop(ctx context.Context) {
 	loop.Tick(ctx, p.sample, func() {
 		if err := p.addSample(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("history sample not recorded", "err", err)
 		}
 	})
+	last, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := p.addSample(last); err != nil {
+		p.log.Warn("last history sample not recorded", "err", err)
+	}
 }
 
 // addSample adds one sample: the orders shipped and the carriers' creates since the last one, and
 // the gauges now. A worker reads no binlog, so it has no lag to add.
 func (p *Pipeline) addSample(ctx context.Context) error {
-	shipped, calls := p.obs.take()
-	x := state.Sample{At: time.Now(), Shipped: shipped, LagSeconds: -1, Carriers: calls,
+	shipped, fresh, calls := p.obs.take()
+	x := state.Sample{At: time.Now(), Shipped: shipped, Latest: fresh, LagSeconds: -1, Carriers: calls,
 		Backlog: int64(p.ship.Queued() + p.tail.Pending())}
 	if p.conf().Mode != config.ModeWorker {
 		x.LagSeconds = p.obs.lag()

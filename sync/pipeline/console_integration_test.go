@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ import (
 func TestConsole(t *testing.T) {
 	h, ids := newHarness(t, "demo", 9, sim.Config{})
 	backup := h.withBackup()
-	h.run(false)
+	stop := h.run(false)
 	h.waitStarted()
 	ctx := context.Background()
 	c := h.p.Console()
@@ -137,4 +138,31 @@ func TestConsole(t *testing.T) {
 	if !page.InDeadLetter || page.Timeline[len(page.Timeline)-1].Kind != "failed" {
 		t.Errorf("refused order's page: in dead letter %v, timeline %+v", page.InDeadLetter, page.Timeline)
 	}
+
+	// After a restart the status page still shows the latest orders and the carriers' creates
+	// (they come from Redis), and the carrier stays paused.
+	if err := c.Pause(ctx, "backup", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	h.run(false)
+	h.waitStarted()
+	testenv.Eventually(t, 10*time.Second, 50*time.Millisecond, func() (bool, string) {
+		s, err := h.p.Snapshot(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		var got []string
+		for _, r := range s.Latest {
+			got = append(got, r.Key)
+		}
+		// Newest first: the two paid last lead (in either order: one batch shipped them).
+		want := []string{strconv.FormatInt(after[0], 10), strconv.FormatInt(after[1], 10)}
+		ok := len(got) == 8 && slices.Contains(want, got[0]) && slices.Contains(want, got[1]) && s.Latest[0].Waybill != "" &&
+			s.Carriers[0].Requests == 5 && s.Carriers[1].Requests == 3 && s.Carriers[1].Paused && !s.Carriers[0].Paused
+		raw, _ := h.rdb.LRange(ctx, h.cfg.State.Redis.Prefix+"latest", 0, -1).Result()
+		return ok, fmt.Sprintf("after a restart: latest %v (want 8, newest %v; redis %v), carriers %+v", got, want, raw, s.Carriers)
+	})
 }

@@ -15,8 +15,8 @@ import (
 )
 
 // observer keeps what metrics, readiness and the status page read: when the binlog was last
-// heard from, whether each dependency is up, and short in-memory windows (orders per second,
-// carrier response times, the latest orders).
+// heard from, whether each dependency is up, and what the next history sample adds (orders
+// written back, carrier creates, the latest orders; sync/state keeps the history).
 type observer struct {
 	m *metrics.Metrics
 
@@ -28,22 +28,19 @@ type observer struct {
 	shopUp     atomic.Bool
 	checkpoint atomic.Pointer[string]
 
-	mu        sync.Mutex
-	perSecond [60]int64 // written orders, by second modulo 60
-	secondOf  [60]int64
-	durations map[string]*reservoir // carrier -> recent create durations
-	requests  map[string][2]int64   // carrier -> {all, successful} creates
-	latest    []statuspage.OrderRow // newest last, at most latestMax
-	// What the next history sample adds (sample takes and resets them).
+	mu sync.Mutex
+	// latest are this process's latest orders with their receivers (which Redis never holds),
+	// newest last, at most state.LatestMax.
+	latest []statuspage.OrderRow
+	// What the next history sample adds (take returns and resets them): the orders written
+	// back, their keys (oldest first, at most state.LatestMax) and the carriers' creates.
 	shipped int64
+	fresh   []string
 	calls   map[string]*state.CarrierSample
 }
 
-const latestMax = 20
-
 func newObserver(m *metrics.Metrics) *observer {
-	o := &observer{m: m, durations: map[string]*reservoir{}, requests: map[string][2]int64{},
-		calls: map[string]*state.CarrierSample{}}
+	o := &observer{m: m, calls: map[string]*state.CarrierSample{}}
 	o.lastMove.Store(time.Now().UnixNano())
 	return o
 }
@@ -74,19 +71,6 @@ func (o *observer) Saved(pos binlog.Position) {
 	o.checkpoint.Store(&cp)
 }
 
-func (o *observer) perMinute() float64 {
-	now := time.Now().Unix()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var n int64
-	for i := range o.perSecond {
-		if now-o.secondOf[i] < 60 {
-			n += o.perSecond[i]
-		}
-	}
-	return float64(n)
-}
-
 // carrierCall records one create's outcome and duration.
 func (o *observer) carrierCall(carrier, op, outcome string, d time.Duration) {
 	o.m.CarrierRequests.WithLabelValues(carrier, op, outcome).Inc()
@@ -96,19 +80,7 @@ func (o *observer) carrierCall(carrier, op, outcome string, d time.Duration) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r := o.durations[carrier]
-	if r == nil {
-		r = &reservoir{}
-		o.durations[carrier] = r
-	}
-	r.add(d.Seconds())
-	c := o.requests[carrier]
-	c[0]++
 	ok := outcome == "success" || outcome == "repeat"
-	if ok {
-		c[1]++
-	}
-	o.requests[carrier] = c
 	x := o.calls[carrier]
 	if x == nil {
 		x = &state.CarrierSample{Buckets: make([]int64, len(state.LatencyBuckets)+1)}
@@ -128,52 +100,40 @@ func bucketOf(sec float64) int {
 }
 
 // take returns what the next history sample adds and starts counting again.
-func (o *observer) take() (shipped int64, calls map[string]state.CarrierSample) {
+func (o *observer) take() (shipped int64, fresh []string, calls map[string]state.CarrierSample) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	shipped, o.shipped = o.shipped, 0
-	calls = make(map[string]state.CarrierSample, len(o.calls))
-	for name, x := range o.calls {
-		calls[name] = *x
-	}
+	shipped, fresh, calls = o.shipped, o.fresh, o.unsampled()
+	o.shipped, o.fresh = 0, nil
 	clear(o.calls)
-	return shipped, calls
+	return shipped, fresh, calls
 }
 
-// remember keeps an order that got its waybill for the page's latest orders and its orders
-// per minute.
+// unsampled copies the creates counted since the last sample. The caller holds mu.
+func (o *observer) unsampled() map[string]state.CarrierSample {
+	calls := make(map[string]state.CarrierSample, len(o.calls))
+	for name, x := range o.calls {
+		c := *x
+		c.Buckets = slices.Clone(x.Buckets)
+		calls[name] = c
+	}
+	return calls
+}
+
+// remember counts an order written back for the next history sample and keeps it (with its
+// receiver) for the page's latest orders.
 func (o *observer) remember(row statuspage.OrderRow) {
-	now := time.Now().Unix()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	i := now % 60
-	if o.secondOf[i] != now {
-		o.secondOf[i], o.perSecond[i] = now, 0
-	}
-	o.perSecond[i]++
 	o.shipped++
+	o.fresh = append(o.fresh, row.Key)
+	if len(o.fresh) > state.LatestMax {
+		o.fresh = slices.Delete(o.fresh, 0, len(o.fresh)-state.LatestMax)
+	}
 	o.latest = append(o.latest, row)
-	if len(o.latest) > latestMax {
-		o.latest = slices.Delete(o.latest, 0, len(o.latest)-latestMax)
+	if len(o.latest) > state.LatestMax {
+		o.latest = slices.Delete(o.latest, 0, len(o.latest)-state.LatestMax)
 	}
-}
-
-// reservoir keeps the last 1024 observations for exact recent percentiles.
-type reservoir struct {
-	vals [1024]float64
-	n    int
-}
-
-func (r *reservoir) add(v float64) { r.vals[r.n%len(r.vals)] = v; r.n++ }
-
-func (r *reservoir) quantile(q float64) float64 {
-	n := min(r.n, len(r.vals))
-	if n == 0 {
-		return 0
-	}
-	s := slices.Clone(r.vals[:n])
-	slices.Sort(s)
-	return s[min(int(q*float64(n)), n-1)]
 }
 
 // Ready reports whether the binlog stream, Redis and the shop database are all up, and if not
@@ -260,7 +220,6 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	ready, _ := p.Ready()
 	s := statuspage.Snapshot{Now: time.Now(), Ready: ready, BinlogLagSeconds: o.lag(),
 		CheckpointAgeSeconds: time.Since(time.Unix(0, o.lastMove.Load())).Seconds(),
-		OrdersPerMinute:      o.perMinute(),
 		StaleParcels:         int64(metrics.Value(o.m.NoPickup) + metrics.Value(o.m.StuckOrders)),
 		CancelAfterPickup:    int64(metrics.Value(o.m.Cancels.WithLabelValues(string(parcel.AfterPickup))))}
 	if cp := o.checkpoint.Load(); cp != nil {
@@ -276,30 +235,114 @@ func (p *Pipeline) Snapshot(ctx context.Context) (statuspage.Snapshot, error) {
 	if s.Labels, err = p.labelsView(ctx); err != nil {
 		return s, err
 	}
-	_, set := p.current()
+	if s.OrdersPerMinute, err = p.ordersPerMinute(ctx); err != nil {
+		return s, err
+	}
+	if s.Carriers, err = p.carrierStats(ctx); err != nil {
+		return s, err
+	}
+	if s.Latest, err = p.latestOrders(ctx); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// carrierStats are the carriers' creates of about the last hour, as the page's carrier table
+// shows them: from the history in Redis (the last hour's 5 min steps, so a restart or another
+// worker's creates count too) and what this process has not sampled yet.
+func (p *Pipeline) carrierStats(ctx context.Context) ([]statuspage.CarrierStats, error) {
+	now := time.Now()
+	pts, err := p.store.SeriesSince(ctx, state.Coarse, now.Add(-time.Hour), now)
+	if err != nil {
+		return nil, err
+	}
+	o := p.obs
 	o.mu.Lock()
+	sums := o.unsampled()
+	o.mu.Unlock()
+	for _, pt := range pts {
+		for name, c := range pt.Carriers {
+			sum := sums[name]
+			if sum.Buckets == nil {
+				sum.Buckets = make([]int64, len(state.LatencyBuckets)+1)
+			}
+			sum.Requests += c.Requests
+			sum.OK += c.OK
+			for i, b := range c.Buckets {
+				sum.Buckets[i] += b
+			}
+			sums[name] = sum
+		}
+	}
+	_, set := p.current()
+	var out []statuspage.CarrierStats
 	for _, c := range p.conf().Carriers {
 		cs := statuspage.CarrierStats{Name: c.Name}
 		if cr, ok := set[c.Name]; ok {
 			cs.Paused = cr.Paused()
 		}
-		if n := o.requests[c.Name]; n[0] > 0 {
-			cs.Requests, cs.SuccessRate = n[0], float64(n[1])/float64(n[0])
+		if sum := sums[c.Name]; sum.Requests > 0 {
+			cs.Requests, cs.SuccessRate = sum.Requests, float64(sum.OK)/float64(sum.Requests)
+			cs.P50Seconds, cs.P99Seconds = state.Quantile(.5, sum.Buckets), state.Quantile(.99, sum.Buckets)
 		}
-		if r := o.durations[c.Name]; r != nil {
-			cs.P50Seconds, cs.P99Seconds = r.quantile(.5), r.quantile(.99)
-		}
-		s.Carriers = append(s.Carriers, cs)
+		out = append(out, cs)
 	}
-	latest := slices.Clone(o.latest)
+	return out, nil
+}
+
+// latestOrders are the deployment's latest orders written back, newest first, with their state
+// from Redis. The receivers' data is only what this process still holds in memory (Redis never
+// holds any): an order another worker shipped, or shipped before a restart, shows none.
+func (p *Pipeline) latestOrders(ctx context.Context) ([]statuspage.OrderRow, error) {
+	o := p.obs
+	o.mu.Lock()
+	keys := slices.Clone(o.fresh)
+	mem := make(map[string]statuspage.OrderRow, len(o.latest))
+	for _, r := range o.latest {
+		mem[r.Key] = r
+	}
 	o.mu.Unlock()
-	for i := len(latest) - 1; i >= 0; i-- {
-		row := latest[i]
-		if rec, ok, err := p.store.Get(ctx, row.Key); err == nil && ok {
-			row.State, row.Status, row.Exception, row.UpdatedAt = rec.State, rec.Status, rec.StatusException, rec.UpdatedAt
-			row.Waybill = rec.Waybill
-		}
-		s.Latest = append(s.Latest, row)
+	slices.Reverse(keys) // newest first
+	stored, err := p.store.LatestOrders(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	for _, k := range stored {
+		if len(keys) < state.LatestMax && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	recs, err := p.store.Records(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]statuspage.OrderRow, 0, len(keys))
+	for i, rec := range recs {
+		if rec == nil {
+			continue // expired with its retention
+		}
+		row := mem[keys[i]]
+		row.Key, row.OrderCode, row.Carrier, row.Waybill = rec.Key, rec.OrderCode, rec.Carrier, rec.Waybill
+		row.State, row.Status, row.Exception, row.UpdatedAt = rec.State, rec.Status, rec.StatusException, rec.UpdatedAt
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// ordersPerMinute is the deployment's orders written back in about the last minute: the
+// history's last six 10 s steps (the current one included) and what this process has not
+// sampled yet.
+func (p *Pipeline) ordersPerMinute(ctx context.Context) (float64, error) {
+	now := time.Now()
+	pts, err := p.store.SeriesSince(ctx, state.Fine, now.Add(-time.Minute+state.Fine.Step), now)
+	if err != nil {
+		return 0, err
+	}
+	p.obs.mu.Lock()
+	n := p.obs.shipped
+	p.obs.mu.Unlock()
+	for _, pt := range pts {
+		n += pt.Shipped
+	}
+	return float64(n), nil
 }

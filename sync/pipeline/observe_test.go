@@ -1,10 +1,13 @@
 package pipeline
 
 import (
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/shipsync/shipsync/sync/metrics"
+	"github.com/shipsync/shipsync/sync/state"
 	"github.com/shipsync/shipsync/sync/statuspage"
 )
 
@@ -34,27 +37,36 @@ func TestLag(t *testing.T) {
 	}
 }
 
-func TestReservoirAndPerMinute(t *testing.T) {
+// TestSampleCounts: the creates and the orders written back are counted for the next history
+// sample by carrier, outcome and latency bucket, and counting starts again once taken.
+func TestSampleCounts(t *testing.T) {
 	o := newObserver(metrics.New())
 	for i := 1; i <= 100; i++ {
 		o.carrierCall("sim", "create", "success", time.Duration(i)*time.Millisecond)
 	}
-	o.carrierCall("sim", "create", "transient", time.Second)
-	r := o.durations["sim"]
-	if p50 := r.quantile(.5); p50 < .049 || p50 > .052 {
+	o.carrierCall("sim", "create", "transient", 20*time.Second)
+	o.carrierCall("sim", "track", "success", time.Millisecond) // not a create: not in the history
+	for i := range 25 {
+		o.remember(statuspage.OrderRow{Key: strconv.Itoa(i)})
+	}
+	shipped, fresh, calls := o.take()
+	c := calls["sim"]
+	if shipped != 25 || c.Requests != 101 || c.OK != 100 {
+		t.Fatalf("shipped %d, sim %+v", shipped, c)
+	}
+	if len(fresh) != state.LatestMax || fresh[0] != "5" || fresh[len(fresh)-1] != "24" {
+		t.Errorf("fresh %v: want the last %d, oldest first", fresh, state.LatestMax)
+	}
+	// 1..5 ms, 6..10, 11..25, 26..50, 51..100 and the 20 s one beyond the last bound.
+	want := []int64{5, 5, 15, 25, 50, 0, 0, 0, 0, 0, 0, 1}
+	if !slices.Equal(c.Buckets, want) {
+		t.Errorf("buckets %v, want %v", c.Buckets, want)
+	}
+	if p50 := state.Quantile(.5, c.Buckets); p50 < .045 || p50 > .055 {
 		t.Errorf("p50 %v", p50)
 	}
-	if p99 := r.quantile(.99); p99 < .099 {
-		t.Errorf("p99 %v", p99)
-	}
-	if c := o.requests["sim"]; c != [2]int64{101, 100} {
-		t.Errorf("requests %v", c)
-	}
-	for range 7 {
-		o.remember(statuspage.OrderRow{Key: "1"})
-	}
-	if n := o.perMinute(); n != 7 {
-		t.Errorf("per minute %v", n)
+	if shipped, fresh, calls := o.take(); shipped != 0 || fresh != nil || len(calls) != 0 {
+		t.Errorf("taken twice: %d %v %v", shipped, fresh, calls)
 	}
 }
 

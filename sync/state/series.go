@@ -39,7 +39,15 @@ type Sample struct {
 	LagSeconds           float64
 	Backlog, Dead, Retry int64
 	Carriers             map[string]CarrierSample
+	// Latest are the orders written back since the previous sample, oldest first: they join
+	// the deployment's list of the latest orders (LatestOrders).
+	Latest []string
 }
+
+// LatestMax is how many of the latest orders the deployment keeps.
+const LatestMax = 20
+
+func (s *Store) latestKey() string { return s.prefix + "latest" }
 
 // CarrierSample counts one carrier's creates: how many, how many succeeded, and their
 // response times by LatencyBuckets (len(LatencyBuckets)+1 counts).
@@ -115,18 +123,49 @@ func (s *Store) AddSample(ctx context.Context, x Sample) error {
 			}
 		}
 	}
-	if err := addSampleScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+	var cmd *redis.Cmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cmd = addSampleScript.Eval(ctx, p, keys, args...)
+		if len(x.Latest) > 0 {
+			latest := make([]any, len(x.Latest))
+			for i, k := range x.Latest {
+				latest[i] = k
+			}
+			p.LPush(ctx, s.latestKey(), latest...) // the newest ends first
+			p.LTrim(ctx, s.latestKey(), 0, LatestMax-1)
+		}
+		return nil
+	})
+	if err == nil {
+		err = cmd.Err()
+	}
+	if err != nil {
 		return fmt.Errorf("record history sample: %w", err)
 	}
 	return nil
 }
 
+// LatestOrders returns the keys of the deployment's latest orders written back, newest first
+// (at most LatestMax; a key may repeat when an order was written back again).
+func (s *Store) LatestOrders(ctx context.Context) ([]string, error) {
+	keys, err := s.rdb.LRange(ctx, s.latestKey(), 0, LatestMax-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the latest orders: %w", err)
+	}
+	return keys, nil
+}
+
 // Series returns the history at r from its oldest kept step to now's, oldest first; a step
 // nobody sampled is absent.
 func (s *Store) Series(ctx context.Context, r Resolution, now time.Time) ([]SeriesPoint, error) {
+	return s.SeriesSince(ctx, r, now.Add(-r.Keep), now)
+}
+
+// SeriesSince is Series from the step that holds since on.
+func (s *Store) SeriesSince(ctx context.Context, r Resolution, since, now time.Time) ([]SeriesPoint, error) {
 	step := r.Step.Milliseconds()
 	last := now.UnixMilli() / step
-	first := last - r.Keep.Milliseconds()/step + 1
+	first := max(since.UnixMilli()/step, last-r.Keep.Milliseconds()/step+1)
 	cmds := make([]*redis.MapStringStringCmd, 0, last-first+1)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for b := first; b <= last; b++ {

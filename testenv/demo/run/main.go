@@ -77,7 +77,7 @@ const (
 	// demoAdminToken is the demo's admin.token (config.yaml reads SHIPSYNC_ADMIN_TOKEN): the
 	// console's actions need one. A demo secret, never a real one.
 	demoAdminToken = "demo-admin-token-0001"
-	pushURL         = "http://" + configHTTPAddr + "/push/" + carrierName
+	pushURL        = "http://" + configHTTPAddr + "/push/" + carrierName
 
 	// The simulator's status progressions: half a simulated day per real second, so a parcel
 	// takes 2-9 s from pickup to delivered or returned.
