@@ -232,7 +232,7 @@ func (c console) Order(ctx context.Context, ref string) (statuspage.OrderPage, b
 	}
 	page := statuspage.OrderPage{Key: key, OrderCode: rec.OrderCode, State: rec.State, Carrier: rec.Carrier,
 		ShipperCode: rec.ShipperCode, Waybill: rec.Waybill, Children: rec.Children, PreviousWaybills: rec.PreviousWaybills,
-		Warehouse: rec.Warehouse, Attempts: rec.Attempts, LastError: rec.LastError, Pinned: rec.Sticky && rec.Carrier != "",
+		Warehouse: rec.Warehouse, Attempts: rec.Attempts, LastError: rec.LastError, Pinned: rec.Sticky && rec.Carrier != "" && rec.Waybill == "",
 		Reissues: rec.Reissues, Status: rec.Status, StatusException: rec.StatusException, StatusReason: rec.StatusReason,
 		StatusTime: rec.StatusTime, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, WaybillAt: rec.WaybillAt}
 	if page.InDeadLetter, err = st.InDeadLetter(ctx, key); err != nil {

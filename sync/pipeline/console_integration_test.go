@@ -138,6 +138,11 @@ func TestConsole(t *testing.T) {
 	if !page.InDeadLetter || page.Timeline[len(page.Timeline)-1].Kind != "failed" {
 		t.Errorf("refused order's page: in dead letter %v, timeline %+v", page.InDeadLetter, page.Timeline)
 	}
+	// Refused before any carrier was asked, it is still found by its order code.
+	rsn := h.rows([]int64{refused})[refused].sn
+	if rows, err := c.Search(ctx, rsn); err != nil || len(rows) != 1 || rows[0].Key != rkey || page.OrderCode != rsn {
+		t.Errorf("search for the refused order's code %s: %+v %v (its page says %q)", rsn, rows, err, page.OrderCode)
+	}
 
 	// After a restart the status page still shows the latest orders and the carriers' creates
 	// (they come from Redis), and the carrier stays paused.

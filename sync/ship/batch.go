@@ -441,6 +441,9 @@ func (b *batchRun) settle(ctx context.Context) {
 		}
 		st := decide(o.rec, o.res, p)
 		st.Owner = b.owner
+		if o.orderCode == "" && o.rec.OrderCode == "" {
+			st.OrderCode = o.shop.Code // refused before any carrier was asked
+		}
 		if st.Kind == state.SettleWritten {
 			st.Note = writtenNote(len(b.cfg.Writeback.Waybill), o.res.already)
 		}

@@ -61,6 +61,9 @@ type Settlement struct {
 	Sticky bool
 	// Note is the timeline's text for the change (what was written to the shop); "": Reason.
 	Note string
+	// OrderCode, when known, is recorded (and indexed for search): an order refused before
+	// any carrier was asked has none yet.
+	OrderCode string
 }
 
 // SettleResult is Settle's answer for one settlement.
@@ -132,6 +135,9 @@ func (s *Store) Settle(ctx context.Context, ss []Settlement) []SettleResult {
 func (st Settlement) change() change {
 	due := strconv.FormatInt(st.Due.UnixMilli(), 10)
 	reason := []string{"last_error", st.Reason}
+	if st.OrderCode != "" {
+		reason = append(reason, "order_code", st.OrderCode)
+	}
 	switch st.Kind {
 	case SettleWritten:
 		return change{state: Written, retryDue: "", dlq: "0", release: true, note: st.Note}
