@@ -1,0 +1,51 @@
+package testenv
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium returns the headless browser's path. Missing, it fails the test (make test installs
+// it), except under -short.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if testing.Short() {
+		t.Skip("chromium not installed")
+	}
+	t.Fatal("install chromium (apt-get install chromium; deploy/install-tools.sh does)")
+	return ""
+}
+
+// Browser starts a headless Chromium driven over the DevTools protocol (chromedp) and returns a
+// context for chromedp.Run, ended with the test. Chromium runs in a fresh profile, without its
+// background connections (this machine's network is closed) and with a 1400x1000 window; the
+// context times out after timeout.
+func Browser(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(Chromium(t)),
+		chromedp.NoSandbox, // tests run as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(1400, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
