@@ -1,7 +1,10 @@
-// Package statuspage owns the daemon's read-only status page on the HTTP listener: GET / (one
+// Package statuspage owns the operator's console on the admin listener: GET / (one
 // self-contained HTML page with its script and style embedded in the binary, no external
-// resources) and GET /api/status (the JSON the page polls every 2 s). It owns the Snapshot shape,
-// the masking of personal data (MaskPhone, MaskName, MaskAddress), and the security headers.
+// resources), GET /api/status (the overview the page polls every 2 s), the console's reads
+// (api/series, api/stuck, api/orders/{ref}, api/search) and actions (POST only, refused without
+// admin.token: the dead letter, waybill cancel and reissue, carrier pause), and the label
+// documents. It owns the JSON shapes, the masking of personal data (MaskPhone, MaskName,
+// MaskAddress), the signed label links, and the security headers.
 //
 // Masking happens here, in the handler, on every response: whatever the producer puts into
 // OrderRow.Receiver, Phone and Address, only the masked form leaves the process. The producer
@@ -32,6 +35,22 @@
 //	                                                         updated_at as local time like now
 //	latest-<i>-exception             latest[i].exception     the badge "exception", only when true
 //	conn                             –                       "live", "offline" or "unavailable (503)"
+//	                                                         ("sign in needed" while it asks for the token)
+//	labels-unprinted                 labels.unprinted        integer
+//	label-batch-<i>-id, -at, -count  labels.batches[i]       as is; local time like now; integer
+//	order-<name>                     the order page's <name> (GET /api/orders/{ref}, on #/order/REF):
+//	                                                         strings as is, "–" if empty; attempts and
+//	                                                         reissues integer; pinned, status_exception
+//	                                                         and in_dead_letter "yes" or "no"; children
+//	                                                         joined with ", "; status_time, created_at,
+//	                                                         updated_at and waybill_at local time like now
+//
+// The charts (svg[data-chart=shipped|lag|carriers|depth], from GET /api/series) carry data-points,
+// the number of points drawn as a decimal; each drawn point (a bar or a dot) carries data-t (its
+// step's start, the JSON's t as sent) and data-v (the value plotted, as JavaScript prints the
+// number): shipped is shipped*60/step_seconds (orders per minute), lag lag_seconds and backlog,
+// carriers each carrier's p50 and p99 in milliseconds and its success rate in percent (both
+// rounded to 1 decimal, only in steps where it had requests), depth dead and retry.
 //
 // "1 decimal" is Math.round(x*10)/10 printed with one decimal (halves round up), which the
 // browser test mirrors as math.Round(x*10)/10 in Go; percent is that applied to rate*100;
