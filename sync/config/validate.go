@@ -201,6 +201,9 @@ func (c *Config) problems() []problem {
 	if t := c.Admin.Token; t != "" && len(t) < 16 {
 		v.add("admin.token", "too short (%d characters): use at least 16 random characters, from the environment", len(t))
 	}
+	if c.Admin.Unmask && c.Admin.Token == "" {
+		v.add("admin.unmask", "needs admin.token: without one, any local process could read the receivers' data")
+	}
 
 	v.atLeast("workers.queue", c.Workers.Queue, 1)
 	v.atLeast("workers.batch", c.Workers.Batch, 1)

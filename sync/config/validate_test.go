@@ -18,6 +18,9 @@ func TestValidate(t *testing.T) {
 		want   []string
 	}{
 		{"valid", func(*Config) {}, nil},
+		{"unmask without a token", func(c *Config) { c.Admin.Unmask = true },
+			[]string{"admin.unmask: needs admin.token: without one, any local process could read the receivers' data"}},
+		{"unmask with a token", func(c *Config) { c.Admin.Unmask, c.Admin.Token = true, "0123456789abcdef" }, nil},
 
 		{"unknown mode", func(c *Config) { c.Mode = "both" }, []string{`mode: "both" is not one of all, reader, worker`}},
 		{"reader without kafka", func(c *Config) { c.Mode = ModeReader }, []string{"kafka.brokers: required when mode is reader (paid orders travel through Kafka)"}},

@@ -51,13 +51,15 @@ func (p *Pipeline) addSample(ctx context.Context) error {
 		x.LagSeconds = p.obs.lag()
 	}
 	var err error
-	if x.Retry, err = p.store.RetryDepth(ctx); err != nil {
-		return err
+	if x.Retry, err = p.store.RetryDepth(ctx); err == nil {
+		if x.Dead, err = p.store.DeadDepth(ctx); err == nil {
+			err = p.store.AddSample(ctx, x)
+		}
 	}
-	if x.Dead, err = p.store.DeadDepth(ctx); err != nil {
-		return err
+	if err != nil {
+		p.obs.giveBack(shipped, fresh, calls) // the next sample carries them
 	}
-	return p.store.AddSample(ctx, x)
+	return err
 }
 
 func (c console) Series(ctx context.Context, span string) (statuspage.Series, error) {
@@ -130,11 +132,7 @@ func (c console) Stuck(ctx context.Context) (statuspage.Stuck, error) {
 	}
 	for i, r := range recs {
 		if r == nil {
-			// Expired with its retention: nothing left to look at.
-			if err := st.Unflag(ctx, keys[i]); err != nil {
-				return out, err
-			}
-			continue
+			continue // expired: settled orders leave the set when their retention starts
 		}
 		row := stuckRow(*r)
 		row.Reason, row.Since = r.StatusReason, flagged[i].Since

@@ -109,6 +109,29 @@ func (o *observer) take() (shipped int64, fresh []string, calls map[string]state
 	return shipped, fresh, calls
 }
 
+// giveBack returns what take took to the next sample (its sample was not recorded).
+func (o *observer) giveBack(shipped int64, fresh []string, calls map[string]state.CarrierSample) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.shipped += shipped
+	o.fresh = append(fresh, o.fresh...)
+	if len(o.fresh) > state.LatestMax {
+		o.fresh = slices.Delete(o.fresh, 0, len(o.fresh)-state.LatestMax)
+	}
+	for name, c := range calls {
+		x := o.calls[name]
+		if x == nil {
+			x = &state.CarrierSample{Buckets: make([]int64, len(state.LatencyBuckets)+1)}
+			o.calls[name] = x
+		}
+		x.Requests += c.Requests
+		x.OK += c.OK
+		for i, b := range c.Buckets {
+			x.Buckets[i] += b
+		}
+	}
+}
+
 // unsampled copies the creates counted since the last sample. The caller holds mu.
 func (o *observer) unsampled() map[string]state.CarrierSample {
 	calls := make(map[string]state.CarrierSample, len(o.calls))
@@ -329,12 +352,14 @@ func (p *Pipeline) latestOrders(ctx context.Context) ([]statuspage.OrderRow, err
 	return out, nil
 }
 
-// ordersPerMinute is the deployment's orders written back in about the last minute: the
-// history's last six 10 s steps (the current one included) and what this process has not
-// sampled yet.
+// ordersPerMinute is the deployment's rate of orders written back over about the last minute:
+// the history's last five 10 s steps (the current one included) and what this process has not
+// sampled yet, per the time they cover (a step's samples count what happened up to one sampling
+// interval before it began).
 func (p *Pipeline) ordersPerMinute(ctx context.Context) (float64, error) {
 	now := time.Now()
-	pts, err := p.store.SeriesSince(ctx, state.Fine, now.Add(-time.Minute+state.Fine.Step), now)
+	since := now.Add(-time.Minute + 2*state.Fine.Step).Truncate(state.Fine.Step)
+	pts, err := p.store.SeriesSince(ctx, state.Fine, since, now)
 	if err != nil {
 		return 0, err
 	}
@@ -344,5 +369,6 @@ func (p *Pipeline) ordersPerMinute(ctx context.Context) (float64, error) {
 	for _, pt := range pts {
 		n += pt.Shipped
 	}
-	return float64(n), nil
+	covered := now.Sub(since) + p.sample
+	return float64(n) * float64(time.Minute) / float64(covered), nil
 }

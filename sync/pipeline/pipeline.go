@@ -212,6 +212,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err := p.store.Alive(ctx, p.owner, aliveTTL); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
+	// A carrier an operator paused stays paused from the first order on.
+	if err := p.syncPaused(ctx); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
 	// Alive while waiting as a standby too, and until the last batch is done, drain included.
 	aliveCtx, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAlive()

@@ -56,6 +56,9 @@ func (p *Pipeline) Reload(next *config.Config) (needRestart []string, err error)
 			return nil, err
 		}
 		set[c.Name] = p.protect(c, cl)
+		if old, ok := cur.carriers[c.Name]; ok {
+			set[c.Name].Pause(old.Paused()) // rebuilt, but still paused until resumed
+		}
 		added = append(added, c.Name)
 	}
 	if _, ok := set[merged.Routing.Default]; !ok {

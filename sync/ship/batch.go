@@ -217,7 +217,11 @@ func (b *batchRun) create(ctx context.Context) {
 			call, err := c.AdmitNew()
 			if err != nil {
 				o.refusals = append(o.refusals, refusal{c.Name, err})
-				b.s.log.Warn("carrier made no waybill; failing over", "order", o.key, "carrier", c.Name, "err", err)
+				log := b.s.log.Warn
+				if c.Paused() {
+					log = b.s.log.Debug // an operator's choice, not news for every order
+				}
+				log("carrier made no waybill; failing over", "order", o.key, "carrier", c.Name, "err", err)
 				continue
 			}
 			calls, admitted = append(calls, o), append(admitted, call)

@@ -258,3 +258,86 @@ func TestPausedCarriers(t *testing.T) {
 		t.Fatalf("paused %v after resume", p)
 	}
 }
+
+// TestIndexesExpire: every key the console adds goes with its order. A note on an order that
+// no longer exists creates nothing; a settled parcel leaves the flagged set; a reissued order's
+// earlier codes expire with it, and a shop code that only looks like a reissue's (X-R1) touches
+// no other order's index.
+func TestIndexesExpire(t *testing.T) {
+	rdb, prefix := testenv.RequireRedis(t)
+	const retention = time.Hour
+	s := state.New(rdb, prefix, state.WithRetention(retention))
+	ctx := context.Background()
+	ttl := func(k string) time.Duration {
+		t.Helper()
+		d, err := rdb.PTTL(ctx, prefix+k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+
+	if err := s.Note(ctx, "gone", "action", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, prefix+"tl:gone").Result(); n != 0 {
+		t.Errorf("a note on a missing order made a timeline")
+	}
+
+	// Returned to the sender with an exception: terminal, settled, unflagged.
+	settle(t, s, "3001", "ZT3001")
+	if r := s.Settle(ctx, []state.Settlement{{Key: "3001", Owner: "p:3001", Kind: state.SettleWritten}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	err := s.SetStatus(ctx, "3001", state.ParcelStatus{Status: "returned", Exception: true, Reason: "refused", Time: time.Now(),
+		PickedUp: true, Terminal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, _ := s.FlaggedParcels(ctx, 10); len(fs) != 0 {
+		t.Errorf("a settled parcel is still flagged: %+v", fs)
+	}
+
+	// Reissued twice, then delivered: SO3002, -R1 and -R2 all expire with the record.
+	settle(t, s, "3002", "ZT3002")
+	if r := s.Settle(ctx, []state.Settlement{{Key: "3002", Owner: "p:3002", Kind: state.SettleWritten}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	for n := 1; n <= 2; n++ {
+		code := "SO3002-R" + strconv.Itoa(n)
+		if err := s.BeginReissue(ctx, "3002", n, code, "ZT"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordReissue(ctx, state.WaybillRecord{Key: "3002", Waybill: "ZT3002R" + strconv.Itoa(n),
+			PickupDue: time.Now().Add(time.Hour), PollDue: time.Now().Add(time.Hour)}, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = s.SetStatus(ctx, "3002", state.ParcelStatus{Status: "delivered", Time: time.Now(), PickedUp: true, Terminal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"order:3002", "tl:3002", "code:SO3002", "code:SO3002-R1", "code:SO3002-R2"} {
+		if d := ttl(k); d <= 0 || d > retention {
+			t.Errorf("%s: TTL %v, want the retention", k, d)
+		}
+	}
+
+	// An open order whose code is X, and a skipped one whose shop code is X-R1.
+	settle(t, s, "3003", "")
+	if r := s.Settle(ctx, []state.Settlement{{Key: "3003", Owner: "p:3003", Kind: state.SettleRetry, Reason: "timeout"}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if res, _, err := s.Claim(ctx, "3004", "p:3004", time.Minute); err != nil || res != state.Claimed {
+		t.Fatal(res, err)
+	}
+	if err := s.Submitting(ctx, "3004", "p:3004", "SO3003-R1", "zto", "ZTO"); err != nil {
+		t.Fatal(err)
+	}
+	if r := s.Settle(ctx, []state.Settlement{{Key: "3004", Owner: "p:3004", Kind: state.SettleSkipped, Reason: "not paid"}}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	if d := ttl("code:SO3003"); d != -1 {
+		t.Errorf("another order's code index got TTL %v from a look-alike reissue code", d)
+	}
+}

@@ -57,6 +57,7 @@ redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[7], ARGV[5])
 redis.call('PERSIST', KEYS[1])
 redis.call('SET', ARGV[8] .. 'code:' .. ARGV[4], ARGV[5])
+redis.call('ZREM', ARGV[8] .. 'flagged', ARGV[5]) -- the new parcel starts unflagged
 local text = 'the carrier re-issued it as ' .. ARGV[2]
 if ARGV[3] ~= '' then text = text .. ' (and ' .. ARGV[3] .. ')' end
 note(KEYS[1], ARGV[8], ARGV[1], 'reissue', text .. ' under ' .. ARGV[4])

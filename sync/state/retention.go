@@ -38,19 +38,24 @@ func (s *Store) retentionMs() int64 { return max(s.retention.Milliseconds(), 0) 
 // Cluster the prefix carries the shop's hash tag, so it lives in the record's slot.
 const retainLua = timelineLua + `
 local function retain(order, prefix, ms, parcel_done)
-  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill', 'children', 'order_code')
+  local f = redis.call('HMGET', order, 'state', 'shipper_code', 'waybill', 'children', 'order_code', 'reissues')
   local st = f[1]
   local settled = st == 'conflict' or st == 'skipped' or st == 'dropped' or (st == 'written' and parcel_done)
   if not settled then ms = 0 end
   local keys = {order, timeline_key(order, prefix)}
   if f[3] and f[3] ~= '' then keys[#keys + 1] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. f[3] end
-  if f[5] and f[5] ~= '' then
-    -- a reissue's code (<code>-R<n>) is indexed beside the order's own
-    keys[#keys + 1] = prefix .. 'code:' .. f[5]
-    local base = string.gsub(f[5], '%-R%d+$', '')
-    if base ~= f[5] then keys[#keys + 1] = prefix .. 'code:' .. base end
-  end
   for child in string.gmatch(f[4] or '', '[^,]+') do keys[#keys + 1] = prefix .. 'wb:' .. (f[2] or '') .. '/' .. child end
+  if f[5] and f[5] ~= '' then
+    keys[#keys + 1] = prefix .. 'code:' .. f[5]
+    -- a reissued order's code is <code>-R<n>: its own code and every earlier reissue's are indexed too
+    local n = tonumber(f[6] or '0') or 0
+    if n > 0 then
+      local base = string.gsub(f[5], '%-R%d+$', '')
+      keys[#keys + 1] = prefix .. 'code:' .. base
+      for i = 1, n - 1 do keys[#keys + 1] = prefix .. 'code:' .. base .. '-R' .. i end
+    end
+  end
+  if ms > 0 then redis.call('ZREM', prefix .. 'flagged', string.sub(order, #prefix + 7)) end
   for _, k in ipairs(keys) do
     if ms > 0 then redis.call('PEXPIRE', k, ms) else redis.call('PERSIST', k) end
   end

@@ -166,6 +166,9 @@ func (s *Store) SeriesSince(ctx context.Context, r Resolution, since, now time.T
 	step := r.Step.Milliseconds()
 	last := now.UnixMilli() / step
 	first := max(since.UnixMilli()/step, last-r.Keep.Milliseconds()/step+1)
+	if first > last {
+		return nil, nil
+	}
 	cmds := make([]*redis.MapStringStringCmd, 0, last-first+1)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for b := first; b <= last; b++ {

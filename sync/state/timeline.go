@@ -33,9 +33,11 @@ end
 `
 
 // noteScript appends one step to an order's timeline outside the pipeline's own scripts (a
-// status, an operator's action) and gives the timeline the record's expiry. KEYS: order.
+// status, an operator's action) and gives the timeline the record's expiry; an order without
+// a record (expired) gets none. KEYS: order.
 // ARGV: prefix, now, kind, text.
 var noteScript = redis.NewScript(timelineLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end -- no record: nothing to note on
 note(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 local ttl = redis.call('PTTL', KEYS[1])
 local tl = timeline_key(KEYS[1], ARGV[1])
@@ -102,7 +104,8 @@ type Flagged struct {
 
 // FlaggedParcels returns up to limit flagged parcels (an exception: no_pickup,
 // cancel_after_pickup, a carrier's), oldest first. A flag goes when the parcel's status
-// clears it or the order is dropped; the reader Unflags an entry whose order has expired.
+// clears it, a reissue starts the parcel again, the order is dropped, or it settles (its
+// retention starts).
 func (s *Store) FlaggedParcels(ctx context.Context, limit int) ([]Flagged, error) {
 	zs, err := s.rdb.ZRangeWithScores(ctx, s.flaggedKey(), 0, int64(limit)-1).Result()
 	if err != nil {
@@ -114,14 +117,6 @@ func (s *Store) FlaggedParcels(ctx context.Context, limit int) ([]Flagged, error
 		out = append(out, Flagged{Key: k, Since: time.UnixMilli(int64(z.Score))})
 	}
 	return out, nil
-}
-
-// Unflag removes an order from the flagged parcels (its record has expired).
-func (s *Store) Unflag(ctx context.Context, key string) error {
-	if err := s.rdb.ZRem(ctx, s.flaggedKey(), key).Err(); err != nil {
-		return fmt.Errorf("unflag order %s: %w", key, err)
-	}
-	return nil
 }
 
 // Scheduled is one order in the retry schedule and when it is due.

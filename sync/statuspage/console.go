@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Console is what the operator's console reads and does beyond the snapshot (sync/pipeline
@@ -181,6 +182,7 @@ func (h *Handler) serveSeries(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	s, err := h.console.Series(ctx, span)
 	if err != nil {
+		h.readFailed("series", err)
 		http.Error(w, "series unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -206,6 +208,7 @@ func (h *Handler) serveStuck(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	s, err := h.console.Stuck(ctx)
 	if err != nil {
+		h.readFailed("stuck", err)
 		http.Error(w, "stuck orders unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -223,6 +226,7 @@ func (h *Handler) serveOrder(w http.ResponseWriter, r *http.Request) {
 	o, ok, err := h.console.Order(ctx, r.PathValue("ref"))
 	switch {
 	case err != nil:
+		h.readFailed("order", err)
 		http.Error(w, "order unavailable", http.StatusServiceUnavailable)
 		return
 	case !ok:
@@ -254,6 +258,7 @@ func (h *Handler) serveSearch(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	rows, err := h.console.Search(ctx, q)
 	if err != nil {
+		h.readFailed("search", err)
 		http.Error(w, "search unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -350,10 +355,12 @@ func OperatorOf(ctx context.Context) string {
 	return "-"
 }
 
-// operator is the request's operator name, cut to 64 printable characters; "-" when none.
+// operator is the request's operator name, cut to 64 printable characters (no control or
+// format characters: no bidi override can turn a timeline around); "-" when none. It is a
+// label the operator gives, not an identity: the token says only that the request may act.
 func operator(r *http.Request) string {
 	v := strings.Map(func(c rune) rune {
-		if c < 0x20 || c == 0x7f {
+		if !unicode.IsPrint(c) && c != ' ' || unicode.Is(unicode.Cf, c) {
 			return -1
 		}
 		return c
@@ -365,4 +372,11 @@ func operator(r *http.Request) string {
 		return "-"
 	}
 	return v
+}
+
+// readFailed logs why a console read answered 503 (the answer itself says nothing more).
+func (h *Handler) readFailed(what string, err error) {
+	if h.log != nil {
+		h.log.Warn("console read failed", "read", what, "err", err)
+	}
 }

@@ -142,6 +142,12 @@ func TestConsoleRoutes(t *testing.T) {
 	if got := strings.Join(c.done, ", "); got != "cancel 1 by ops 张, reissue 1 by ops 张, pause kdniao by ops 张, resume kdniao by ops 张" {
 		t.Errorf("done: %s", got)
 	}
+	// No control or format character of a name reaches the log or a timeline.
+	c.done = nil
+	post(t, srv.URL+"/api/waybills/1/cancel", "ev\u202eil\u2028x")
+	if got := strings.Join(c.done, ""); got != "cancel 1 by evilx" {
+		t.Errorf("operator name passed as %q", got)
+	}
 	// A GET never acts.
 	if res, _ := get(t, http.MethodGet, srv.URL+"/api/waybills/1/cancel"); res.StatusCode == 200 {
 		t.Errorf("GET of an action answered 200")
