@@ -28,8 +28,8 @@ func Chromium(t testing.TB) string {
 // Browser starts a headless Chromium driven over the DevTools protocol (chromedp) and returns a
 // context for chromedp.Run, ended with the test. Chromium runs in a fresh profile, without its
 // background connections (this machine's network is closed) and with a 1400x1000 window; the
-// context times out after timeout.
-func Browser(t testing.TB, timeout time.Duration) context.Context {
+// context times out after timeout. extra options follow these (chromedp.Env, say).
+func Browser(t testing.TB, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(Chromium(t)),
@@ -37,9 +37,12 @@ func Browser(t testing.TB, timeout time.Duration) context.Context {
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1400, 1000),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)

@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/shipsync/shipsync/testenv"
 )
 
 // The console's browser tests drive the page in a real headless Chromium (chromedp) against the
@@ -362,37 +364,15 @@ type consoleBrowser struct {
 
 func newConsoleBrowser(t *testing.T) *consoleBrowser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-		chromedp.Env("TZ=Asia/Shanghai"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
+	ctx := testenv.Browser(t, 30*time.Second, chromedp.Env("TZ=Asia/Shanghai"))
 	b := &consoleBrowser{ctx: ctx, answered: make(chan string, 16)}
 	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()
-		cancelAlloc()
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if len(b.thrown) > 0 {
 			t.Errorf("the page threw or logged errors:\n%s", strings.Join(b.thrown, "\n"))
 		}
 	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
 	thrown := chromedp.Events(ctx, runtime.ExceptionThrown)
 	logged := chromedp.Events(ctx, runtime.ConsoleAPICalled)

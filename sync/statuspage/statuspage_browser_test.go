@@ -14,22 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// chromium returns the headless browser's path. Missing, it fails the test, except under -short.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if testing.Short() {
-		t.Skip("chromium not installed")
-	}
-	t.Fatal("install chromium (apt-get install chromium; make test does)")
-	return ""
-}
+	"github.com/shipsync/shipsync/testenv"
+)
 
 // dataField matches an element carrying a data-field attribute and its text, which for every
 // data-field element of the page is plain text without child elements.
@@ -38,7 +25,7 @@ var dataField = regexp.MustCompile(`<[a-z0-9]+\b[^>]*\bdata-field="([^"]*)"[^>]*
 // TestBrowserRendersStatus loads the page in headless Chromium, lets it fetch /api/status, and
 // checks that every rendered value equals the JSON value formatted as doc.go documents.
 func TestBrowserRendersStatus(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	srv := newServer(t, fixed(fixture()))
 	_, body := get(t, http.MethodGet, srv.URL+"/api/status")
 	var s Snapshot
@@ -167,7 +154,7 @@ func dumpDOM(t *testing.T, bin, url string) string {
 // TestBrowserShowsUnavailable: when the producer fails, the page says so instead of showing
 // numbers.
 func TestBrowserShowsUnavailable(t *testing.T) {
-	bin := chromium(t)
+	bin := testenv.Chromium(t)
 	srv := newServer(t, func(context.Context) (Snapshot, error) { return Snapshot{}, fmt.Errorf("redis down") })
 	dom := dumpDOM(t, bin, srv.URL+"/")
 	got := map[string]string{}
