@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -51,4 +53,24 @@ func Browser(t testing.TB, timeout time.Duration, extra ...chromedp.ExecAllocato
 		t.Fatalf("start chromium: %v", err)
 	}
 	return ctx
+}
+
+// ClickNow finds the element at xpath and clicks it within one evaluation in the page: the
+// panels are drawn anew every few seconds, so a node found by one DevTools call may be gone by
+// the next. The click itself runs after the evaluation returns, so a confirm() it opens does not
+// hold the call.
+func ClickNow(xpath string) chromedp.Action[chromedp.Void] {
+	js := `(() => {
+		const el = document.evaluate(` + strconv.Quote(xpath) + `, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+		if (!el) return 'not found';
+		setTimeout(() => el.click(), 0);
+		return 'clicked';
+	})()`
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		got, err := chromedp.Evaluate[string](js, chromedp.EvalAsValue)(ctx, t)
+		if err == nil && got != "clicked" {
+			err = fmt.Errorf("click %s: %s", xpath, got)
+		}
+		return chromedp.Void{}, err
+	}
 }

@@ -145,17 +145,8 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Retry from the page: the order ships.
 	eval(`sessionStorage.setItem('shipsync.noconfirm', '1'); ''`)
-	// Found and clicked in one step in the page: the panel is drawn anew every 5 s, so a node
-	// found by one DevTools call may be gone by the next.
-	clicked := eval(`(() => {
-		const b = [...document.querySelectorAll('#stuck-dead tr[data-order="` + key + `"] button')].find(b => b.textContent.includes('Retry'));
-		if (!b || b.disabled) return 'no enabled Retry button';
-		b.click();
-		return 'clicked';
-	})()`)
-	if clicked != "clicked" {
-		t.Fatalf("retry the dead-lettered order: %s", clicked)
-	}
+	must("retry the dead-lettered order",
+		testenv.ClickNow(`//table[@id="stuck-dead"]//tr[@data-order="`+key+`"]//button[contains(., "Retry")]`))
 	testenv.Eventually(t, 30*time.Second, 50*time.Millisecond, func() (bool, string) {
 		return invoice(bad) != "", "the order retried from the page is not shipped"
 	})

@@ -221,27 +221,18 @@ func (s *Store) DuePolls(ctx context.Context, limit int, postpone time.Duration)
 // olderThan and not reported yet, and marks them reported. It reads only those two sets, never
 // the delivered orders.
 func (s *Store) StuckOrders(ctx context.Context, olderThan time.Time, limit int) ([]Record, error) {
+	waiting, err := s.waiting(ctx, olderThan, limit)
+	if err != nil {
+		return nil, err
+	}
 	var out []Record
-	for _, set := range []string{s.retryKey(), s.dlqKey()} {
-		keys, err := s.rdb.ZRange(ctx, set, 0, int64(limit)-1).Result()
+	for _, rec := range waiting {
+		first, err := s.rdb.HSetNX(ctx, s.orderKey(rec.Key), "stuck_reported", time.Now().UnixMilli()).Result()
 		if err != nil {
-			return nil, fmt.Errorf("scan stuck orders: %w", err)
+			return nil, fmt.Errorf("mark stuck order %s: %w", rec.Key, err)
 		}
-		for _, k := range keys {
-			rec, ok, err := s.Get(ctx, k)
-			if err != nil {
-				return nil, err
-			}
-			if !ok || rec.Waybill != "" || rec.CreatedAt.IsZero() || !rec.CreatedAt.Before(olderThan) {
-				continue
-			}
-			first, err := s.rdb.HSetNX(ctx, s.orderKey(k), "stuck_reported", time.Now().UnixMilli()).Result()
-			if err != nil {
-				return nil, fmt.Errorf("mark stuck order %s: %w", k, err)
-			}
-			if first {
-				out = append(out, rec)
-			}
+		if first {
+			out = append(out, rec)
 		}
 	}
 	return out, nil

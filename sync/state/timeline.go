@@ -136,7 +136,7 @@ func (s *Store) Retrying(ctx context.Context, limit int) ([]Scheduled, error) {
 	for i, z := range zs {
 		keys[i], _ = z.Member.(string)
 	}
-	recs, err := s.records(ctx, keys)
+	recs, err := s.Records(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,6 @@ func (s *Store) Retrying(ctx context.Context, limit int) ([]Scheduled, error) {
 
 // Records reads several orders' records in one round trip; a missing one is nil.
 func (s *Store) Records(ctx context.Context, keys []string) ([]*Record, error) {
-	return s.records(ctx, keys)
-}
-
-func (s *Store) records(ctx context.Context, keys []string) ([]*Record, error) {
 	cmds := make([]*redis.MapStringStringCmd, len(keys))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -179,13 +175,19 @@ func (s *Store) records(ctx context.Context, keys []string) ([]*Record, error) {
 // olderThan and still have no waybill (at most limit, in the sets' order), without marking
 // them reported as StuckOrders does.
 func (s *Store) Waiting(ctx context.Context, olderThan time.Time, limit int) ([]Record, error) {
+	out, err := s.waiting(ctx, olderThan, limit)
+	return out[:min(len(out), limit)], err
+}
+
+// waiting is Waiting reading up to limit entries of each set, with no bound on the total.
+func (s *Store) waiting(ctx context.Context, olderThan time.Time, limit int) ([]Record, error) {
 	var out []Record
 	for _, set := range []string{s.retryKey(), s.dlqKey()} {
 		keys, err := s.rdb.ZRange(ctx, set, 0, int64(limit)-1).Result()
 		if err != nil {
 			return nil, fmt.Errorf("scan waiting orders: %w", err)
 		}
-		recs, err := s.records(ctx, keys)
+		recs, err := s.Records(ctx, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +197,7 @@ func (s *Store) Waiting(ctx context.Context, olderThan time.Time, limit int) ([]
 			}
 		}
 	}
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 // InDeadLetter reports whether the order is in the dead letter.

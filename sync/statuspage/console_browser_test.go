@@ -607,7 +607,7 @@ func TestConsoleStuck(t *testing.T) {
 		t.Errorf("flagged row %q", f)
 	}
 	retry := func(key string) chromedp.Action[chromedp.Void] {
-		return clickNow(`//table[@id="stuck-dead"]//tr[@data-order="` + key + `"]//button[contains(., "Retry")]`)
+		return testenv.ClickNow(`//table[@id="stuck-dead"]//tr[@data-order="` + key + `"]//button[contains(., "Retry")]`)
 	}
 	b.wait(t, "actions enabled", `!document.querySelector('#stuck-dead button').disabled`, "")
 
@@ -644,7 +644,7 @@ func TestConsoleStuck(t *testing.T) {
 	}
 
 	// Pause a carrier: the fake pauses it, the table says so.
-	b.do(t, "pause sim", clickNow(`//tbody[@id="carriers"]//tr[.//*[@data-field="carrier-sim-name"]]//button[.="Pause"]`))
+	b.do(t, "pause sim", testenv.ClickNow(`//tbody[@id="carriers"]//tr[.//*[@data-field="carrier-sim-name"]]//button[.="Pause"]`))
 	b.wait(t, "sim paused", `[...document.querySelectorAll('#carriers tr.paused')].some(r => r.textContent.includes('sim') && r.textContent.includes('Resume'))`,
 		`document.querySelector('#carriers').textContent`)
 	if d := site.console.actions(); !slices.Equal(d, []string{"pause sim by -"}) {
@@ -698,7 +698,7 @@ func TestConsoleSearchAndOrder(t *testing.T) {
 	if !slices.Equal(buttons, []string{"Cancel waybill", "Reissue waybill"}) {
 		t.Errorf("buttons %q: not in the dead letter, with a waybill", buttons)
 	}
-	b.do(t, "cancel the waybill", clickNow(`//div[@id="order"]//button[.="Cancel waybill"]`))
+	b.do(t, "cancel the waybill", testenv.ClickNow(`//div[@id="order"]//button[.="Cancel waybill"]`))
 	b.wait(t, "cancelled", `document.querySelector('#message').textContent.startsWith('cancel: cancelled')`, `document.querySelector('#message').textContent`)
 	if d := site.console.actions(); !slices.Equal(d, []string{"cancel 1042 by -"}) {
 		t.Errorf("console did %q", d)
@@ -897,24 +897,4 @@ func TestConsoleChinese(t *testing.T) {
 		t.Errorf("timeline's last text %q", got)
 	}
 	shot("console-order.png")
-}
-
-// clickNow finds the element at xpath and clicks it within one evaluation in the page: the
-// panels are drawn anew every few seconds, so a node found by one DevTools call may be gone by
-// the next. The click itself runs after the evaluation returns, so a confirm() it opens does not
-// hold the call.
-func clickNow(xpath string) chromedp.Action[chromedp.Void] {
-	js := `(() => {
-		const el = document.evaluate(` + strconv.Quote(xpath) + `, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-		if (!el) return 'not found';
-		setTimeout(() => el.click(), 0);
-		return 'clicked';
-	})()`
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		got, err := chromedp.Evaluate[string](js, chromedp.EvalAsValue)(ctx, t)
-		if err == nil && got != "clicked" {
-			err = fmt.Errorf("click %s: %s", xpath, got)
-		}
-		return chromedp.Void{}, err
-	}
 }
