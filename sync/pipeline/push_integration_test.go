@@ -157,6 +157,20 @@ func TestForgedPushes(t *testing.T) {
 	if h.shopSnapshot() == before {
 		t.Fatal("a good delivered push changed nothing in the shop")
 	}
+	// A genuine push older than what was applied (in transit the day before) is stale: counted,
+	// acknowledged so the carrier stops sending it, and never moves the parcel back.
+	delivered2 := h.shopSnapshot()
+	older := delivered
+	older.Data = []kdniao.Trace{delivered.Data[0]}
+	older.Data[0].State, older.Data[0].StateEx = "2", "201"
+	older.Data[0].Traces = []kdniao.TraceEvent{{AcceptTime: "2030-01-01 09:00:00", AcceptStation: "运输中", Action: "201"}}
+	was := h.pushes(webhook.Stale)
+	if code, reply := h.post("/push/sim", formType, nil, []byte(mustEncode(t, older).Encode())); code != 200 || h.pushes(webhook.Stale) != was+1 {
+		t.Errorf("an older push: %d %s, stale counted %d times", code, reply, h.pushes(webhook.Stale)-was)
+	}
+	if h.shopSnapshot() != delivered2 {
+		t.Error("an older push changed the shop")
+	}
 }
 
 func mustEncode(t *testing.T, p kdniao.TracePush) url.Values {

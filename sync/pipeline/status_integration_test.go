@@ -110,9 +110,12 @@ func TestStatusReturn(t *testing.T) {
 		t.Error("the plan has no parcel never picked up; the watchdog went untested")
 	}
 	st := h.sim.Stats()
-	if h.pushes("bad_signature") == 0 || h.pushes("duplicate") == 0 || h.pushes("stale") == 0 {
-		t.Errorf("faults not exercised: bad_signature %d, duplicate %d, stale %d (sim %+v)",
-			h.pushes("bad_signature"), h.pushes("duplicate"), h.pushes("stale"), st)
+	// Whether a reordered push lands after the newer one depends on timing (under a loaded
+	// machine most arrive before the write-back and are sent again): TestForgedPushes makes a
+	// stale push on purpose, so it is not required here.
+	if h.pushes("bad_signature") == 0 || h.pushes("duplicate") == 0 {
+		t.Errorf("faults not exercised: bad_signature %d, duplicate %d (sim %+v)",
+			h.pushes("bad_signature"), h.pushes("duplicate"), st)
 	}
 	t.Logf("sim %+v; pushes ok %d duplicate %d stale %d bad_signature %d unknown %d; no pickup %d",
 		st, h.pushes("ok"), h.pushes("duplicate"), h.pushes("stale"),
